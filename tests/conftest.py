@@ -1,0 +1,60 @@
+"""Shared fixtures: dataset location, cache directories and reference structures."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS_DIR = Path(__file__).resolve().parent
+REPO_ROOT = TESTS_DIR.parent
+sys.path.insert(0, str(TESTS_DIR))
+
+DATASETS_HINT = (
+    "external datasets not found: set TIERBENCH_DATASETS to the folder holding mp_mtcgcnn/, qm9_10k/ "
+    "and qm7_pbe0/ (a checkout's ../shared/datasets is used when present)"
+)
+
+
+def find_datasets_dir() -> Path | None:
+    """``$TIERBENCH_DATASETS``, else ``../shared/datasets`` beside the checkout, else ``None``."""
+    configured = os.environ.get("TIERBENCH_DATASETS")
+    candidates = [Path(configured)] if configured else [REPO_ROOT.parent / "shared" / "datasets"]
+    return next((path for path in candidates if (path / "mp_mtcgcnn").is_dir()), None)
+
+
+@pytest.fixture(scope="session")
+def datasets_dir() -> Path:
+    """Folder of the external datasets; the test is skipped (with the reason) when absent."""
+    found = find_datasets_dir()
+    if found is None:
+        pytest.skip(DATASETS_HINT)
+    return found
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh graph cache directory, also exported as TIERBENCH_CACHE."""
+    path = tmp_path / "cache"
+    monkeypatch.setenv("TIERBENCH_CACHE", str(path))
+    return path
+
+
+EXAMPLE_PLUGIN_DIR = REPO_ROOT / "tiers" / "examples" / "voronoi"
+
+
+@pytest.fixture(scope="session")
+def ray_local() -> object:
+    """A real local Ray cluster (2 CPUs) shared by the session; the example plug-in is importable in workers."""
+    import ray
+
+    from tierbench.distributed import connect_ray
+
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(EXAMPLE_PLUGIN_DIR), os.environ.get("PYTHONPATH")]))
+    if str(EXAMPLE_PLUGIN_DIR) not in sys.path:
+        sys.path.insert(0, str(EXAMPLE_PLUGIN_DIR))
+    connect_ray(num_cpus=2)
+    yield ray
+    ray.shutdown()

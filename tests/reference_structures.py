@@ -1,0 +1,89 @@
+"""Real reference structures with known chemistry, built from published lattice parameters."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from pymatgen.core import Lattice, Molecule, Structure
+
+
+@cache
+def rock_salt() -> Structure:
+    """NaCl, Fm-3m, a = 5.64 Å (conventional cell, 8 atoms)."""
+    return Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+
+
+@cache
+def rutile() -> Structure:
+    """TiO2 rutile, P4_2/mnm, a = 4.594 Å, c = 2.959 Å, x(O) = 0.3048 (6 atoms)."""
+    return Structure.from_spacegroup(
+        "P4_2/mnm", Lattice.tetragonal(4.594, 2.959), ["Ti", "O"], [[0, 0, 0], [0.3048, 0.3048, 0]]
+    )
+
+
+@cache
+def perovskite() -> Structure:
+    """SrTiO3 cubic perovskite, Pm-3m, a = 3.905 Å (5 atoms)."""
+    return Structure.from_spacegroup(
+        "Pm-3m", Lattice.cubic(3.905), ["Sr", "Ti", "O"], [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0]]
+    )
+
+
+@cache
+def spinel() -> Structure:
+    """MgAl2O4 spinel, Fd-3m (origin choice 1), a = 8.08 Å, u(O) = 0.387; primitive cell (14 atoms)."""
+    conventional = Structure.from_spacegroup(
+        "Fd-3m",
+        Lattice.cubic(8.08),
+        ["Mg", "Al", "O"],
+        [[0, 0, 0], [0.625, 0.625, 0.625], [0.387, 0.387, 0.387]],
+    )
+    return conventional.get_primitive_structure()
+
+
+@cache
+def wurtzite() -> Structure:
+    """ZnO wurtzite, P6_3mc, a = 3.25 Å, c = 5.207 Å, u = 0.382 (4 atoms)."""
+    return Structure.from_spacegroup(
+        "P6_3mc", Lattice.hexagonal(3.25, 5.207), ["Zn", "O"], [[1 / 3, 2 / 3, 0], [1 / 3, 2 / 3, 0.382]]
+    )
+
+
+@cache
+def copper() -> Structure:
+    """Elemental Cu, fcc primitive cell, a = 3.615 Å (1 atom)."""
+    return Structure.from_spacegroup("Fm-3m", Lattice.cubic(3.615), ["Cu"], [[0, 0, 0]]).get_primitive_structure()
+
+
+@cache
+def water() -> Molecule:
+    """H2O at its experimental geometry (O–H 0.9572 Å, H–O–H 104.52°)."""
+    return Molecule(["O", "H", "H"], [[0.0, 0.0, 0.1173], [0.0, 0.7572, -0.4692], [0.0, -0.7572, -0.4692]])
+
+
+@cache
+def methane() -> Molecule:
+    """CH4, tetrahedral, C–H 1.087 Å."""
+    d = 1.087 / 3**0.5
+    return Molecule(["C", "H", "H", "H", "H"], [[0, 0, 0], [d, d, d], [-d, -d, d], [-d, d, -d], [d, -d, -d]])
+
+
+@cache
+def benzene() -> Molecule:
+    """C6H6, D6h, C–C 1.397 Å, C–H 1.084 Å."""
+    import math
+
+    species, coords = [], []
+    for k in range(6):
+        angle = math.pi / 3 * k
+        species.append("C")
+        coords.append([1.397 * math.cos(angle), 1.397 * math.sin(angle), 0.0])
+    for k in range(6):
+        angle = math.pi / 3 * k
+        species.append("H")
+        coords.append([2.481 * math.cos(angle), 2.481 * math.sin(angle), 0.0])
+    return Molecule(species, coords)
+
+
+CRYSTALS = {"rock_salt": rock_salt, "rutile": rutile, "perovskite": perovskite, "spinel": spinel, "wurtzite": wurtzite}
+MOLECULES = {"water": water, "methane": methane, "benzene": benzene}

@@ -1,0 +1,1 @@
+"""Built-in tiers of tierbench: atom, motif and orbital graphs."""
