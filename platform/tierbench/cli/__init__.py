@@ -5,7 +5,12 @@ Each command group lives in its own module and registers itself on :data:`app`.
 
 from __future__ import annotations
 
-from tierbench.cli import cache_commands, cluster_commands, tier_commands  # noqa: F401  (registration)
+from tierbench.cli import (  # noqa: F401  (registration)
+    cache_commands,
+    cluster_commands,
+    data_commands,
+    tier_commands,
+)
 from tierbench.cli.main import app
 
 __all__ = ["app"]
