@@ -47,7 +47,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 ui: $(STAMP)
-	$(BIN)/mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI) --host 127.0.0.1 --port $(UI_PORT)
+	MLFLOW_TRACKING_URI=$(MLFLOW_TRACKING_URI) $(BIN)/tierbench ui --port $(UI_PORT)
 
 perf: $(STAMP)
 	$(BIN)/python benchmarks/perf/run_all.py $(if $(QUICK),--quick)

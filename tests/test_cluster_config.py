@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO_ROOT
 from typer.testing import CliRunner
 
+from conftest import REPO_ROOT
 from tierbench.cli import app
 from tierbench.cluster_config import ClusterConfigError, validate_cluster_file
 
@@ -34,7 +34,10 @@ def test_shipped_cluster_file_is_valid() -> None:
     ("change", "message"),
     [
         (lambda c: c.update(head_node_type="missing"), "head_node_type` must be one of"),
-        (lambda c: c["available_node_types"]["gpu_worker"].update(min_workers=9), "smaller than the sum of `min_workers`"),
+        (
+            lambda c: c["available_node_types"]["gpu_worker"].update(min_workers=9),
+            "smaller than the sum of `min_workers`",
+        ),
         (lambda c: c.update(max_wokers=3), "'max_wokers' was unexpected"),
         (lambda c: c.update(idle_timeout_minutes="ten"), "idle_timeout_minutes: 'ten' is not of type"),
         (lambda c: c["available_node_types"]["head"].update(resources={}), "must declare resources: {CPU: 0}"),

@@ -127,6 +127,16 @@ def test_metal_oxide_filter_gives_the_amdnet_set(mp_set: Dataset) -> None:
         assert "O" in elements and len(elements) > 1
 
 
+def test_metal_class_label_from_the_band_gap(datasets_dir: Path, monkeypatch) -> None:
+    monkeypatch.setenv("TIERBENCH_DATASETS", str(datasets_dir))
+    spec = {"name": "mp_mtcgcnn", "targets": ["is_metal"], "at_most": {"is_metal": ["band_gap", 0.0]}}
+    metals = load_dataset(spec)
+    assert metals.task_types == {"is_metal": "classification"} and metals.units == {"is_metal": "class label"}
+    labels = metals.target_values("is_metal")
+    assert set(np.unique(labels)) == {0.0, 1.0}
+    assert int(labels.sum()) == 33064 - 19039  # README: 19,039 crystals have a gap above zero
+
+
 def test_relative_paths_resolve_against_the_datasets_setting(monkeypatch) -> None:
     monkeypatch.setenv("TIERBENCH_DATASETS", str(DATA))
     mb = load_dataset({"name": "gap", "format": "matbench", "path": "matbench_mp_gap.json.gz"})

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-import reference_structures
 import torch
-from conftest import EXAMPLE_PLUGIN_DIR
-from graph_compare import GRAPH_FIELDS
 from pymatgen.core import Lattice, Molecule, Structure
 
+import reference_structures
+from conftest import EXAMPLE_PLUGIN_DIR
+from graph_compare import GRAPH_FIELDS
 from tierbench.datamodule import MultiTierDataModule
 from tierbench.featurize import featurize
 from tierbench.structures import Sample

@@ -8,7 +8,10 @@ worker per core than as threads (xTB gains only 1.1–1.2× from a second thread
 from __future__ import annotations
 
 import logging
+import math
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -53,3 +56,38 @@ def cluster_cpus() -> int:
     import ray
 
     return int(ray.cluster_resources().get("CPU", 1))
+
+
+def trials_that_fit(per_trial: Mapping[str, float]) -> int:
+    """How many trials needing ``per_trial`` resources (``{"CPU": 2, "GPU": 1}``) the cluster holds at once.
+
+    Counts the cluster's current total resources, so an autoscaling cluster that has not grown yet
+    gives a small number; at least 1.
+    """
+    import ray
+
+    total = ray.cluster_resources()
+    counts = [math.floor(total.get(name, 0.0) / amount + 1e-9) for name, amount in per_trial.items() if amount > 0]
+    return max(1, min(counts, default=1))
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """Where a process runs in the Ray cluster.
+
+    Attributes:
+        node_id: Ray's node id (distinct for every node, also for several nodes on one host).
+        node_ip: The node's IP address.
+        pid: The process id.
+    """
+
+    node_id: str
+    node_ip: str
+    pid: int
+
+
+def current_node() -> NodeInfo:
+    """The node of the calling process (a Ray worker or a connected driver)."""
+    import ray
+
+    return NodeInfo(ray.get_runtime_context().get_node_id(), ray.util.get_node_ip_address(), os.getpid())

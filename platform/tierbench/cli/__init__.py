@@ -6,8 +6,10 @@ Each command group lives in its own module and registers itself on :data:`app`.
 from __future__ import annotations
 
 from tierbench.cli import (  # noqa: F401  (registration)
+    bench_commands,
     cache_commands,
     cluster_commands,
+    compare_commands,
     data_commands,
     tier_commands,
 )

@@ -149,7 +149,7 @@ CATALOG: dict[str, CatalogEntry] = {
     **{name: _matbench_entry(name) for name in MATBENCH_STRUCTURE_TASKS},
 }
 
-MERGED_FIELDS = ("units", "convert_units", "differences", "task_types")
+MERGED_FIELDS = ("units", "convert_units", "differences", "at_most", "task_types")
 
 
 def effective_spec(spec: DatasetSpec) -> tuple[DatasetSpec, CatalogEntry | None]:

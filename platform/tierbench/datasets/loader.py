@@ -51,6 +51,12 @@ def _derive(source: SourceData, spec: DatasetSpec) -> tuple[dict[str, np.ndarray
             )
         targets[name] = targets[first] - targets[second]
         target_units[name] = target_units[first]
+    for name, (source_target, threshold) in spec.at_most.items():
+        if source_target not in targets:
+            raise ValueError(f"at_most {name!r} needs target {source_target!r}; the source has {', '.join(targets)}")
+        values = targets[source_target]
+        targets[name] = np.where(np.isnan(values), np.nan, (values <= threshold).astype(float))
+        target_units[name] = units.LABEL
     for name, unit in spec.convert_units.items():
         if name not in targets:
             raise ValueError(f"convert_units names {name!r}, which is not a target ({', '.join(targets)})")
@@ -117,7 +123,9 @@ def load_dataset(spec: DatasetSpec | Mapping[str, Any]) -> Dataset:
     selected = table.take(rows)
     selected = selected.with_targets({name: selected.targets[name] for name in names})
     task_types: dict[str, TaskType] = {
-        name: effective.task_types.get(name) or source.task_types.get(name, "regression") for name in names
+        name: effective.task_types.get(name)
+        or ("classification" if name in effective.at_most else source.task_types.get(name, "regression"))
+        for name in names
     }
     info = DatasetInfo(
         name=effective.name,

@@ -100,6 +100,9 @@ class DatasetSpec(BaseModel):
         convert_units: Target → unit to convert to (energies, see :mod:`tierbench.datasets.units`).
         differences: New target → ``[a, b]``: the derived target ``a - b`` (same unit), e.g. a
             Δ-learning target such as PBE0 minus DFTB3 atomization energy.
+        at_most: New target → ``[source, threshold]``: the class label 1 where ``source ≤ threshold``,
+            else 0 — e.g. ``{is_metal: [band_gap, 0.0]}`` for metal vs non-metal. Its task type is
+            classification.
         task_types: Target → ``regression`` or ``classification``, overriding the format's hint.
     """
 
@@ -117,6 +120,7 @@ class DatasetSpec(BaseModel):
     units: dict[str, str] = Field(default_factory=dict)
     convert_units: dict[str, str] = Field(default_factory=dict)
     differences: dict[str, tuple[str, str]] = Field(default_factory=dict)
+    at_most: dict[str, tuple[str, float]] = Field(default_factory=dict)
     task_types: dict[str, TaskType] = Field(default_factory=dict)
 
     @field_validator("targets")

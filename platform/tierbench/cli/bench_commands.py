@@ -1,0 +1,52 @@
+"""``tierbench bench``: run a benchmark suite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tierbench.cli.main import app, fail, parse_assignments
+
+
+@app.command("bench")
+def bench(
+    suite_file: Annotated[Path, typer.Argument(help="Suite YAML, e.g. benchmarks/suites/default.yaml.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List every trial and its state; run nothing.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Rerun trials that already finished.")] = False,
+    address: Annotated[
+        str | None, typer.Option("--address", help="Ray cluster (default: RAY_ADDRESS or local).")
+    ] = None,
+    overrides: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a suite key, e.g. --set trainer.max_epochs=5.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+) -> None:
+    """Run a suite: featurize on Ray through the cache, train every trial, record in MLflow, compare."""
+    from tierbench.runner import TO_RUN, dry_run_table, run_suite, suite_statuses
+    from tierbench.suite import SuiteError, load_suite
+    from tierbench.tracking import Tracker
+    from tierbench.train import configure_cpu
+
+    configure_cpu()
+    try:
+        suite = load_suite(suite_file, parse_assignments(overrides))
+    except (SuiteError, FileNotFoundError) as error:
+        raise fail(str(error)) from error
+    if dry_run:
+        tracker = Tracker(suite.tracking.experiment or suite.name, suite.tracking.tracking_uri)
+        typer.echo(dry_run_table(suite_statuses(suite, tracker, force)))
+        return
+    outcome = run_suite(suite, address=address, force=force, progress=not quiet, echo=typer.echo)
+    ran = sum(status.state == TO_RUN for status in outcome.statuses)
+    typer.echo(
+        f"{ran} trials run ({len(outcome.finished)} finished, {len(outcome.failed)} failed); "
+        f"{len(outcome.statuses) - ran} skipped or excluded"
+    )
+    for name, reason in outcome.failed.items():
+        typer.echo(f"  failed: {name}: {reason}")
+    typer.echo(
+        f"MLflow: experiment '{outcome.experiment}' — run `make ui` and open http://127.0.0.1:5000, "
+        "then group runs by the 'tiers' tag"
+    )

@@ -1,0 +1,151 @@
+"""One execution of a suite's pending trials: the parent run, featurization per dataset, scheduling."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from tierbench.plan import PlannedTrial
+from tierbench.runner import (
+    DEFAULT_STORAGE,
+    SuiteOutcome,
+    git_commit,
+    library_versions,
+    record_result,
+    trial_tags,
+    unit_of,
+)
+from tierbench.suite import Suite, SuiteDataset
+from tierbench.tracking import FAILED, FINISHED, Tracker
+
+
+class SuiteExecution:
+    """Runs the pending trials of a suite and records everything in MLflow.
+
+    Args:
+        suite: The suite.
+        tracker: The driver's MLflow handle.
+        outcome: Filled in as trials finish.
+        address: Ray cluster address.
+        progress: Show progress bars.
+        echo: Where to print summary lines.
+    """
+
+    def __init__(
+        self,
+        suite: Suite,
+        tracker: Tracker,
+        outcome: SuiteOutcome,
+        *,
+        address: str | None,
+        progress: bool,
+        echo: Callable[[str], None],
+    ) -> None:
+        self.suite = suite
+        self.tracker = tracker
+        self.outcome = outcome
+        self.address = address
+        self.progress = progress
+        self.echo = echo
+        self.storage = Path(suite.storage or DEFAULT_STORAGE).resolve()
+        self._bar: Any = None
+        self._units: dict[str, str] = {}
+
+    def run(self, pending: list[PlannedTrial]) -> None:
+        """Run the trials dataset by dataset under one parent run."""
+        tags = {"git_commit": git_commit(), **library_versions()}
+        parent = self.tracker.start_suite(self.suite.name, self.suite.model_dump(mode="json"), tags)
+        self.outcome.suite_run_id = parent
+        self.tracker.install_signal_handlers()
+        self._bar = tqdm(total=len(pending), desc=f"suite {self.suite.name}", unit="trial", disable=not self.progress)
+        try:
+            for entry in self.suite.datasets:
+                trials = [trial for trial in pending if trial.dataset == entry.name]
+                if trials:
+                    self._run_dataset(entry, trials)
+        finally:
+            self._bar.close()
+        failures = len(self.outcome.failed)
+        self.tracker.finish(
+            parent, FINISHED if not failures else FAILED, f"{failures} trials failed" if failures else None
+        )
+
+    def _log_json(self, name: str, payload: Any) -> None:
+        with tempfile.TemporaryDirectory(prefix="tierbench-suite-") as folder:
+            path = Path(folder) / name
+            path.write_text(json.dumps(payload, indent=2, default=str))
+            self.tracker.client.log_artifact(str(self.outcome.suite_run_id), str(path), "datasets")
+
+    def _run_dataset(self, entry: SuiteDataset, trials: list[PlannedTrial]) -> None:
+        from tierbench.datasets import load_dataset
+        from tierbench.featurize import featurize
+        from tierbench.registry import get_tier
+        from tierbench.scheduling import TrialJob, run_trials
+
+        dataset = load_dataset(trials[0].config.dataset)
+        self.echo(f"{entry.name}: {len(dataset)} samples ({dataset.quarantine.summary()})")
+        labels = list(dict.fromkeys(label for trial in trials for label in trial.tiers))
+        tiers = {
+            label: get_tier(self.suite.tiers[label].tier or label, **self.suite.tiers[label].params) for label in labels
+        }
+        featurization = featurize(
+            dataset,
+            tiers,
+            cache=self.suite.cache,
+            ray_address=self.address,
+            workers=self.suite.resources.featurize_workers,
+            progress=self.progress,
+        )
+        self.echo(featurization.table())
+        covered = featurization.covered(labels)
+        coverage = {
+            "coverage": featurization.coverage(),
+            "covered_by_every_tier": len(covered),
+            "excluded": featurization.exclusions(labels),
+            "failures": featurization.failures(),
+            "quarantine": dataset.quarantine.to_dict(),
+        }
+        self.outcome.coverage[entry.name] = coverage
+        self._log_json(f"{entry.name}-coverage.json", coverage)
+        if len(covered) < len(dataset):
+            self.echo(
+                f"{entry.name}: {len(dataset) - len(covered)} samples excluded from every combination "
+                f"so that all combinations compare on the same structures: {featurization.exclusions(labels)}"
+            )
+        compared = dataset.subset(covered, reason="not covered by every tier of the suite")
+        unit = unit_of(dataset.units, entry.target)
+        task = entry.task or dataset.task_types.get(entry.target, "regression")
+        jobs = []
+        for trial in trials:
+            split_id = self._split_id(compared, trial)
+            run_id = self.tracker.create_trial_run(
+                str(self.outcome.suite_run_id),
+                trial.name,
+                trial.config.model_dump(mode="json"),
+                trial_tags(self.suite, trial, unit, task, split_id),
+            )
+            self._units[run_id] = unit
+            jobs.append(TrialJob(trial.name, trial.config, run_id, self.tracker.tracking_uri, str(self.storage), trial))
+        run_trials(jobs, self.suite.resources, dataset=compared, address=self.address, on_result=self._on_result)
+
+    def _split_id(self, dataset: Any, trial: PlannedTrial) -> str:
+        from tierbench.splits import make_splits
+
+        return make_splits(dataset, trial.config.split)[trial.config.fold].split_id
+
+    def _on_result(self, job: Any, result: Any) -> None:
+        trial: PlannedTrial = job.trial
+        record_result(self.tracker, job.run_id, trial, result, self._units[job.run_id])
+        if result.status == "ok":
+            self.outcome.finished.append(trial.name)
+        else:
+            self.outcome.failed[trial.name] = str(result.failure_reason)
+        self._bar.update(1)
+        self._bar.set_postfix_str(
+            f"{len(self.outcome.finished)} ok, {len(self.outcome.failed)} failed; last {trial.name}", refresh=True
+        )
