@@ -15,8 +15,9 @@ structures whose connections are all identical — overall and split by how the 
 **Coverage and total time.** The fast backend builds a second sample (``--coverage N``, 0 = all
 33,064 crystals) in two worker processes, one per core. Reported: the share of structures with at least
 one motif (a centre with ligands), the failures by reason (invalid input by validation reason, tier
-errors by ``TierError.reason``, anything else by exception type), and the wall time, from which the
-time for all 33,064 crystals on 2 cores is extrapolated (and, from the per-structure ratio, the same
+errors by ``TierError.reason``, anything else by exception type), and the wall time (worker start-up
+included, which dominates small samples), from which the time for all 33,064 crystals on 2 cores is
+extrapolated (and, from the per-structure ratio, the same
 for AMDNet's pipeline).
 
 Run: ``.venv/bin/python benchmarks/perf/motif_tier.py [--quick] [--structures N] [--coverage N]

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from pymatgen.core import Structure
 
 from tierbench_tiers.motif.environments import Frame, Motif
 
 if TYPE_CHECKING:
-    from pymatgen.core import Molecule, Structure
+    from pymatgen.core import Molecule
 
 SHARING_KINDS = ("corner", "edge", "face", "none")
 """Connection kinds, in the order of the edge one-hot."""
@@ -191,7 +192,7 @@ def nearby_connections(
     motif_of = np.full(len(structure), -1, dtype=np.int64)
     centres = np.array([motif.centre for motif in motifs], dtype=np.int64)
     motif_of[centres] = np.arange(len(motifs))
-    if hasattr(structure, "lattice"):
+    if isinstance(structure, Structure):
         source, target, image, distance = structure.get_neighbor_list(cutoff, sites=[structure[i] for i in centres])
         first, second, shift = source.astype(np.int64), motif_of[target], image.astype(np.int64)
     else:

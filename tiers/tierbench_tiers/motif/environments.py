@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from pymatgen.core import Structure
 
 from tierbench_tiers.motif.crystal_nn import NeighborSet, crystal_nn_neighbors
 from tierbench_tiers.motif.order_parameters import order_parameter_fingerprint
@@ -23,7 +24,7 @@ from tierbench_tiers.motif.shapes import match_shape
 from tierbench_tiers.motif.symmetry import find_orbits, map_neighbors
 
 if TYPE_CHECKING:
-    from pymatgen.core import Molecule, Structure
+    from pymatgen.core import Molecule
 
     from tierbench_tiers.motif.roles import Roles
 
@@ -82,11 +83,10 @@ class Frame:
     def of(cls, structure: Structure | Molecule) -> Frame:
         """Read a crystal or molecule."""
         symbols = tuple(site.specie.symbol for site in structure)
-        lattice = getattr(structure, "lattice", None)
-        if lattice is None:
+        if not isinstance(structure, Structure):
             return cls(symbols, structure.cart_coords, None, None)
         frac = structure.frac_coords
-        return cls(symbols, frac @ lattice.matrix, frac, lattice.matrix)
+        return cls(symbols, frac @ structure.lattice.matrix, frac, structure.lattice.matrix)
 
     def positions(self, sites: np.ndarray, images: np.ndarray) -> np.ndarray:
         """``[k, 3]`` Cartesian positions of sites in lattice images (a molecule ignores the images)."""

@@ -1,6 +1,6 @@
 """Feature vectors of motif nodes, connection edges and the whole motif network.
 
-Node features (``NODE_FEATURE_NAMES``, in order):
+Node features (``NODE_FEATURE_NAMES``, in order; 168 in all):
 
 =====================================  =====  =======================================================
 block                                  width  value
@@ -8,7 +8,7 @@ block                                  width  value
 ``coordination_number``                1      number of ligands
 ``geometry=<label>``                   62     one-hot geometry (ChemEnv symbol, ``none``, ``other``)
 ``shape_measure``                      1      continuous shape measure / 100 (0 = ideal polyhedron)
-``op:<shape> CN_<n>``                  37     order-parameter fingerprint (robocrys' site fingerprint)
+``op:<shape> CN_<n>``                  36     order-parameter fingerprint (robocrys' site fingerprint)
 ``centre:<descriptor>``                45     element descriptors of the centre (atom tier's table)
 ``oxidation_state``, ``…_known``       2      given or guessed oxidation state of the centre
 ``ligand_fraction=<element>``          15     share of ligands of each element (last: any other)

@@ -8,6 +8,10 @@ every coordination number by its CrystalNN probability; here the environment has
 number, so only that number's order parameters are computed (the others are 0): the same values for a
 site whose coordination is unambiguous, at a fraction of the cost.
 
+Each order parameter gets its own ``LocalStructOrderParams`` object, as matminer does: pymatgen's
+south-pole term reads loop variables left over from the previous type, so types computed together in
+one object differ from the same types computed alone.
+
 The preset's ``"body-centered cubic"`` parameter is left out: pymatgen's ``bcc`` order parameter
 counts neighbor pairs ``j < k`` only, so its value changes with the order in which the same neighbors
 are listed (by up to 0.17 on ideal bicapped octahedra), which would make the features depend on site
@@ -17,10 +21,11 @@ order. The cube itself is recognised by the shape measure (``"C:8"``).
 from __future__ import annotations
 
 from functools import cache
+from typing import cast
 
 import numpy as np
 from pymatgen.analysis.local_env import LocalStructOrderParams
-from pymatgen.core import Site
+from pymatgen.core import Site, Structure
 
 _TARGET_MOTIFS: dict[int, tuple[str, ...]] = {
     1: ("sgl_bd",),
@@ -84,6 +89,6 @@ def order_parameter_fingerprint(species: list[str], points: np.ndarray) -> np.nd
     neighbors = list(range(1, count + 1))
     offset = _OFFSETS[count]
     for position, parameter in enumerate(_order_parameters(count)):
-        value = parameter.get_order_parameters(sites, 0, indices_neighs=neighbors)[0]
+        value = parameter.get_order_parameters(cast("Structure", sites), 0, indices_neighs=neighbors)[0]
         fingerprint[offset + position] = value or 0.0  # None: not defined for this environment
     return fingerprint

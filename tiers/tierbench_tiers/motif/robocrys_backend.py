@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -92,11 +92,12 @@ def chemenv_environments(
     return found
 
 
-def _bonded_neighbors(
-    graph: StructureGraph, site: int, image: tuple[int, ...] = (0, 0, 0)
-) -> set[tuple[int, tuple[int, ...]]]:
+Image = tuple[int, int, int]
+
+
+def _bonded_neighbors(graph: StructureGraph, site: int, image: Image = (0, 0, 0)) -> set[tuple[int, Image]]:
     return {
-        (neighbor.index, tuple(int(x) for x in neighbor.jimage))
+        (neighbor.index, (int(neighbor.jimage[0]), int(neighbor.jimage[1]), int(neighbor.jimage[2])))
         for neighbor in graph.get_connected_sites(site, jimage=image)
     }
 
@@ -146,7 +147,7 @@ def amdnet_motifs(structure: Structure, frame: Frame, roles: Roles) -> tuple[lis
         logging.disable(logging.WARNING)
         try:
             environments = chemenv_environments(structure, roles, centres)
-            graph = CrystalNN().get_bonded_structure(structure)
+            graph = cast("StructureGraph", CrystalNN().get_bonded_structure(structure))
             fingerprints = SiteAnalyzer(graph).site_fingerprints
         finally:
             logging.disable(logging.NOTSET)

@@ -9,7 +9,7 @@ that lands there.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import spglib
@@ -67,7 +67,8 @@ def find_orbits(structure: Structure, symprec: float | None) -> Orbits:
         return _trivial(species)
     count = len(structure)
     frac = structure.frac_coords
-    dataset = spglib.get_symmetry_dataset((structure.lattice.matrix, frac, species), symprec=symprec)
+    cell = cast("Any", (structure.lattice.matrix, frac, species))  # spglib accepts arrays
+    dataset = spglib.get_symmetry_dataset(cell, symprec=symprec)
     if dataset is None:
         return _trivial(species)
     representative = np.asarray(dataset.equivalent_atoms, dtype=np.int64)

@@ -39,9 +39,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import torch
+from pymatgen.core import Structure
 from torch_geometric.data import Data
 
-from tierbench.tier import TierDims, structure_kind
+from tierbench.tier import TierDims
 from tierbench_tiers.elements import NUM_ELEMENT_TYPES, atomic_numbers
 from tierbench_tiers.motif.connectivity import (
     Connection,
@@ -65,7 +66,7 @@ from tierbench_tiers.motif.roles import decide_roles
 from tierbench_tiers.motif.shapes import geometry_name
 
 if TYPE_CHECKING:
-    from pymatgen.core import Molecule, Structure
+    from pymatgen.core import Molecule
 
 Backend = Literal["fast", "robocrys"]
 BACKENDS: tuple[str, ...] = ("fast", "robocrys")
@@ -119,8 +120,7 @@ class MotifTier:
         self, structure: Structure | Molecule, frame: Frame
     ) -> tuple[list[Motif], list[Connection], np.ndarray]:
         """Motifs, connections and per-site oxidation states (NaN where unknown)."""
-        kind = structure_kind(structure)
-        if kind == "molecule":  # ChemEnv and CrystalNN need a lattice: both backends use covalent bonds
+        if not isinstance(structure, Structure):  # ChemEnv and CrystalNN need a lattice: both use bonds
             motifs = molecule_motifs(structure, frame)
             oxidation = np.full(len(structure), np.nan)
             connections = find_connections(frame, motifs)
@@ -151,9 +151,7 @@ class MotifTier:
         frame = Frame.of(structure)
         motifs, connections, oxidation = self._analyse(structure, frame)
         edge_index, edge_attr = edge_features(connections)
-        dimensionality = (
-            network_dimensionality(len(motifs), connections) if structure_kind(structure) == "crystal" else 0
-        )
+        dimensionality = network_dimensionality(len(motifs), connections) if isinstance(structure, Structure) else 0
         centres = np.array([motif.centre for motif in motifs], dtype=np.int64)
         return Data(
             x=torch.from_numpy(node_features(frame, motifs, numbers, oxidation)),
