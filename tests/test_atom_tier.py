@@ -410,6 +410,14 @@ def test_atomic_numbers_and_their_errors() -> None:
         element_descriptors(119)
 
 
+def test_atomic_numbers_agree_with_site_species(datasets_dir: Path) -> None:
+    oxidized = reference_structures.rutile()
+    oxidized.add_oxidation_state_by_element({"Ti": 4, "O": -2})
+    for structure in [*_mp_structures(datasets_dir, 20), oxidized, reference_structures.benzene()]:
+        numbers = atomic_numbers(structure)
+        assert numbers.dtype == np.int64 and numbers.tolist() == [site.specie.Z for site in structure]
+
+
 def test_distance_resolution_is_a_binary_step() -> None:
     assert math.log2(DISTANCE_RESOLUTION).is_integer()
     assert quantized(np.array([1.9525, 1.9525 + 1e-12])).tolist() == [127959] * 2

@@ -1,7 +1,9 @@
 """Atom tier build time against the bare vesin neighbor-list call, for 20-, 50- and 200-atom cells.
 
 Both are timed in the same process on the same structures, interleaved repeat by repeat so that load
-from other processes hits both alike. The anchor is the call a hand-written graph builder starts from:
+from other processes hits both alike, in CPU seconds of this single-threaded process
+(``time.process_time``: time spent waiting for a core on a loaded machine does not count). The anchor
+is the call a hand-written graph builder starts from:
 ``vesin.NeighborList(cutoff, full_list=True).compute(positions, cell, True, "ijSdD")`` on arrays
 extracted beforehand, with one thread (faster than vesin's default threading for cells this small).
 The tier's time includes everything: reading the pymatgen structure, the search, ordering and the
@@ -12,28 +14,33 @@ internally, and ``minimal builder`` is the shortest graph builder from a pymatge
 numbers and positions read from the structure, the anchor call, an unsorted ``Data`` with the same
 fields and no checks), so ``tier / minimal builder`` is the price of the tier's ordering and checks.
 
-Structures: Materials Project cells of exactly 20, 50 and 200 sites from the shared ``mp_mtcgcnn``
-set (``$TIERBENCH_DATASETS`` or ``../shared/datasets``), else SrTiO3 supercells of those sizes.
+Structures: the first Materials Project cells of exactly 20, 50 and 200 sites of the shared
+``mp_mtcgcnn`` set (``tierbench.load_dataset``), else SrTiO3 supercells of those sizes.
 
 Run: ``.venv/bin/python benchmarks/perf/atom_tier.py [--quick] [--json PATH]``.
 """
 
 from __future__ import annotations
 
-import argparse
-import gzip
-import json
-import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import vesin
+from common import (
+    argument_parser,
+    datasets_dir,
+    load,
+    load_average,
+    measurement,
+    profiled,
+    seconds_per_call,
+    spread,
+    write_json,
+)
 from pymatgen.core import Lattice, Structure
 from torch_geometric.data import Data
 
@@ -48,26 +55,14 @@ CONTENDERS = ("tier", "vesin_full", "vesin_half", "minimal_builder")
 LABELS = {"tier": "tier", "vesin_full": "vesin full", "vesin_half": "vesin half", "minimal_builder": "minimal builder"}
 
 
-def _datasets_dir() -> Path | None:
-    configured = os.environ.get("TIERBENCH_DATASETS")
-    root = Path(configured) if configured else Path(__file__).resolve().parents[3] / "shared" / "datasets"
-    return root if (root / "mp_mtcgcnn" / "mp_mtcgcnn.jsonl.gz").is_file() else None
-
-
-def _mp_structures(root: Path, per_size: int) -> dict[int, list[tuple[str, Structure]]]:
-    """The first ``per_size`` MP cells of each size in file order."""
-    found: dict[int, list[tuple[str, Structure]]] = {size: [] for size in SIZES}
-    with gzip.open(root / "mp_mtcgcnn" / "mp_mtcgcnn.jsonl.gz", "rt") as handle:
-        for line in handle:
-            record = json.loads(line)
-            cell = record["structure"]
-            size = len(cell["species"])
-            if size in found and len(found[size]) < per_size:
-                structure = Structure(cell["lattice"], cell["species"], cell["frac_coords"])
-                found[size].append((f"{record['mp_id']} {record['formula']}", structure))
-            if all(len(cells) == per_size for cells in found.values()):
-                break
-    return found
+def _mp_structures(per_size: int) -> dict[int, list[tuple[str, Structure]]]:
+    """The first ``per_size`` MP cells of each size, in file order."""
+    dataset = load({"name": "mp_mtcgcnn", "filters": {"min_atoms": min(SIZES), "max_atoms": max(SIZES)}})
+    sizes = dataset.table.site_counts()
+    return {
+        size: [(dataset.ids[int(row)], dataset.structure(int(row))) for row in np.flatnonzero(sizes == size)[:per_size]]
+        for size in SIZES
+    }
 
 
 def _perovskite_structures() -> dict[int, list[tuple[str, Structure]]]:
@@ -76,21 +71,6 @@ def _perovskite_structures() -> dict[int, list[tuple[str, Structure]]]:
     )
     return {
         size: [(f"SrTiO3 {'x'.join(map(str, scale))}", unit * scale)] for size, scale in PEROVSKITE_SUPERCELLS.items()
-    }
-
-
-def _per_call_seconds(function: Callable[[], object], calls: int) -> float:
-    start = time.perf_counter()
-    for _ in range(calls):
-        function()
-    return (time.perf_counter() - start) / calls
-
-
-def _summary(seconds: list[float]) -> dict[str, float]:
-    return {
-        "median_ms": statistics.median(seconds) * 1e3,
-        "min_ms": min(seconds) * 1e3,
-        "max_ms": max(seconds) * 1e3,
     }
 
 
@@ -132,77 +112,99 @@ def _measure(structure: Structure, repeats: int, calls: int) -> dict[str, list[f
     for repeat in range(repeats):
         names = list(contenders) if repeat % 2 == 0 else list(reversed(contenders))
         for name in names:
-            times[name].append(_per_call_seconds(contenders[name], calls))
+            times[name].append(seconds_per_call(contenders[name], calls, clock=time.process_time))
     return times
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """Time the tier and the bare vesin call; print a table; return (and optionally write) the result."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one structure per size, fewer repeats")
-    parser.add_argument("--json", type=Path, help="write the result here")
-    args = parser.parse_args(argv)
+def _row(
+    size: int, structures: list[tuple[str, Structure]], repeats: int, calls: int
+) -> tuple[dict[str, Any], dict[str, list[float]]]:
+    """The summary row of one size, and every contender's seconds per call over all repeats."""
+    pooled: dict[str, list[float]] = {name: [] for name in CONTENDERS}
+    paired_ratios: list[float] = []  # tier / anchor, timed back to back: robust to load from elsewhere
+    ratios_of_minimums: list[float] = []
+    builder_ratios: list[float] = []
+    edges = 0
+    for _, structure in structures:
+        times = _measure(structure, repeats, calls)
+        for name, seconds in times.items():
+            pooled[name].extend(seconds)
+        paired_ratios += [t / v for t, v in zip(times["tier"], times["vesin_full"], strict=True)]
+        ratios_of_minimums.append(min(times["tier"]) / min(times["vesin_full"]))
+        builder_ratios += [t / b for t, b in zip(times["tier"], times["minimal_builder"], strict=True)]
+        edges += int(AtomTier(cutoff=CUTOFF).build(structure).edge_index.shape[1])
+    row = {
+        "atoms": size,
+        "structures": [label for label, _ in structures],
+        "mean_edges": edges / len(structures),
+        **{f"{name}_ms": spread(seconds, 1e3) for name, seconds in pooled.items()},
+        "ratio_vs_vesin_full": statistics.median(paired_ratios),
+        "ratio_of_minimums_vs_vesin_full": statistics.median(ratios_of_minimums),
+        "ratio_vs_minimal_builder": statistics.median(builder_ratios),
+    }
+    return row, pooled
 
-    per_size, repeats, calls = (1, 7, 10) if args.quick else (3, 21, 30)
-    root = _datasets_dir()
-    structures = _mp_structures(root, per_size) if root else _perovskite_structures()
-    load_before = os.getloadavg()[0]
-    rows = []
-    for size in SIZES:
-        pooled: dict[str, list[float]] = {name: [] for name in CONTENDERS}
-        paired_ratios: list[float] = []  # tier / anchor, timed back to back: robust to load from elsewhere
-        ratios_of_minimums: list[float] = []
-        builder_ratios: list[float] = []
-        edges = 0
-        for _, structure in structures[size]:
-            times = _measure(structure, repeats, calls)
-            for name, seconds in times.items():
-                pooled[name].extend(seconds)
-            paired_ratios += [t / v for t, v in zip(times["tier"], times["vesin_full"], strict=True)]
-            ratios_of_minimums.append(min(times["tier"]) / min(times["vesin_full"]))
-            builder_ratios += [t / b for t, b in zip(times["tier"], times["minimal_builder"], strict=True)]
-            edges += int(AtomTier(cutoff=CUTOFF).build(structure).edge_index.shape[1])
-        rows.append(
-            {
-                "atoms": size,
-                "structures": [label for label, _ in structures[size]],
-                "mean_edges": edges / len(structures[size]),
-                **{name: _summary(seconds) for name, seconds in pooled.items()},
-                "ratio_vs_vesin_full": statistics.median(paired_ratios),
-                "ratio_of_minimums_vs_vesin_full": statistics.median(ratios_of_minimums),
-                "ratio_vs_minimal_builder": statistics.median(builder_ratios),
-            }
-        )
 
-    print(f"atom tier vs bare vesin, cutoff {CUTOFF} Å, per structure (ms: median [min–max])")
+def _print(rows: list[dict[str, Any]]) -> None:
+    print(f"atom tier vs bare vesin, cutoff {CUTOFF} Å, CPU time per structure (ms: median [min–max])")
     print("ratio: median of back-to-back tier/vesin-full ratios; min: of the fastest repeats; builder: tier/minimal")
     header = "".join(f"{LABELS[name]:>22}" for name in CONTENDERS)
     print(f"{'atoms':>5} {'edges':>7}{header} {'ratio':>6} {'min':>5} {'builder':>8}")
     for row in rows:
         cells = "".join(
-            f"{row[name]['median_ms']:.3f} [{row[name]['min_ms']:.3f}–{row[name]['max_ms']:.3f}]".rjust(22)
+            f"{row[f'{name}_ms']['median']:.3f} [{row[f'{name}_ms']['min']:.3f}–{row[f'{name}_ms']['max']:.3f}]".rjust(
+                22
+            )
             for name in CONTENDERS
         )
         print(
             f"{row['atoms']:>5} {row['mean_edges']:>7.0f}{cells} {row['ratio_vs_vesin_full']:>6.2f} "
             f"{row['ratio_of_minimums_vs_vesin_full']:>5.2f} {row['ratio_vs_minimal_builder']:>8.2f}"
         )
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Time the tier and the bare vesin call; print a table; return (and optionally write) the result."""
+    args = argument_parser(__doc__, "one structure per size, fewer repeats").parse_args(argv)
+
+    per_size, repeats, calls = (1, 9, 10) if args.quick else (3, 21, 30)
+    from_mp = datasets_dir() is not None
+    structures = _mp_structures(per_size) if from_mp else _perovskite_structures()
+    load_before = load_average()
+    with profiled():
+        rows, pooled = zip(*(_row(size, structures[size], repeats, calls) for size in SIZES), strict=True)
+    _print(list(rows))
+    measurements = [
+        measurement(
+            f"atom tier, {row['atoms']}-atom cells ({len(row['structures'])} × {repeats} repeats)",
+            unit="ms",
+            tierbench=[value * 1e3 for value in seconds["tier"]],
+            anchor=[value * 1e3 for value in seconds["vesin_full"]],
+            anchor_name="bare vesin full list",
+            ratio=row["ratio_vs_vesin_full"],
+            ratio_meaning="median of back-to-back tier / vesin ratios",
+            target=("ratio", "<=", TARGET_RATIO),
+            note=f"{row['mean_edges']:.0f} edges; tier / minimal builder {row['ratio_vs_minimal_builder']:.2f}",
+        )
+        for row, seconds in zip(rows, pooled, strict=True)
+    ]
     result = {
         "benchmark": "atom_tier",
         "cutoff_angstrom": CUTOFF,
-        "structures_from": "mp_mtcgcnn" if root else "SrTiO3 supercells",
+        "structures_from": "mp_mtcgcnn" if from_mp else "SrTiO3 supercells",
+        "clock": "process CPU time",
         "repeats": repeats,
         "calls_per_repeat": calls,
-        "load_average_1min": [load_before, os.getloadavg()[0]],
+        "load_average_1min": [load_before, load_average()],
         "target_ratio": TARGET_RATIO,
-        "rows": rows,
+        "rows": list(rows),
+        "measurements": measurements,
         "meets_target": all(row["ratio_vs_vesin_full"] <= TARGET_RATIO for row in rows),
     }
     print(f"target ratio ≤ {TARGET_RATIO}: {'met' if result['meets_target'] else 'MISSED'}")
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+    write_json(args.json, result)
     return result
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

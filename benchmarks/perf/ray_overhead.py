@@ -5,7 +5,7 @@ runs through :func:`tierbench.scheduling.run_trials`:
 
 * as single-worker Ray tasks, one at a time (``max_concurrent_trials=1``): the first lands in a fresh
   worker process (cold: Python, torch and Lightning imports), the others reuse it (warm);
-* on Ray Train (``TorchTrainer``, DDP on CPU) with 2 workers, and, unless ``--quick``, with 1 worker
+* unless ``--quick``, on Ray Train (``TorchTrainer``, DDP on CPU) with 2 workers and with 1 worker
   (launched directly: :func:`~tierbench.scheduling.run_trials` runs a single CPU worker as a task, and
   this row shows what Ray Train would cost instead).
 
@@ -23,7 +23,6 @@ Run: ``.venv/bin/python benchmarks/perf/ray_overhead.py [--quick] [--json PATH] 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -31,15 +30,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from common import argument_parser, measurement, profiled, write_json
 
-QUICK = {"size": 60, "epochs": 3, "repeats": 3, "ray_train_workers": (2,)}
+QUICK = {"size": 60, "epochs": 3, "repeats": 3, "ray_train_workers": ()}
 FULL = {"size": 300, "epochs": 10, "repeats": 5, "ray_train_workers": (1, 2)}
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="60 molecules, 3 epochs, 3 repeats, DDP only")
-    parser.add_argument("--json", type=Path, help="write the results to this file")
+    parser = argument_parser(__doc__, "60 molecules, 3 epochs, 3 repeats, no Ray Train")
     parser.add_argument("--address", help="Ray cluster to join (default: a local 2-CPU cluster)")
     return parser
 
@@ -134,6 +132,42 @@ def _row(label: str, seconds: tuple[float | None, ...], mae: float) -> str:
     return f"{label:<26}{''.join(cells)}{mae:>13.4f}"
 
 
+def _measurements(result: dict[str, Any]) -> list[dict[str, Any]]:
+    local, tasks = result["local"], result["ray_task"]
+    anchor = "plain run_trial in this process"
+    rows = [
+        measurement(
+            "trial on Ray, first task in a cold worker",
+            unit="s",
+            tierbench=tasks["cold_wall"],
+            anchor=local["walls"],
+            anchor_name=anchor,
+            note=f"{tasks['cold_wall'] - tasks['cold_in_worker']:.1f} s outside the trial",
+        ),
+        measurement(
+            "trial on Ray, warm worker",
+            unit="s",
+            tierbench=tasks["warm_walls"],
+            anchor=local["walls"],
+            anchor_name=anchor,
+            note=f"Ray's share {tasks['median_ray_seconds']:.2f} s per trial",
+        ),
+    ]
+    rows.extend(
+        measurement(
+            f"trial on Ray Train, {run['workers']} DDP worker(s)",
+            unit="s",
+            tierbench=run["wall"],
+            anchor=local["walls"],
+            anchor_name=anchor,
+            note=f"test MAE {run['test_mae']:.3f} eV vs {local['test_mae']:.3f} eV in one process",
+        )
+        for run in result["ray_train"]
+    )
+    rows.append(measurement("Ray start (once per suite)", unit="s", tierbench=result["ray_start_seconds"]))
+    return rows
+
+
 def _print_table(result: dict[str, Any]) -> None:
     local, tasks = result["local"], result["ray_task"]
     config = result["config"]
@@ -168,18 +202,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         started = time.perf_counter()
         connect_ray(args.address, num_cpus=2)
         ray_start = time.perf_counter() - started
-        paired = _paired(config, dataset, settings["repeats"], folder)
-        anchor = paired["local"]["median_wall"]
+        with profiled():
+            paired = _paired(config, dataset, settings["repeats"], folder)
+            anchor = paired["local"]["median_wall"]
+            ray_train = [_ray_train(config, dataset, n, anchor, folder) for n in settings["ray_train_workers"]]
         result: dict[str, Any] = {
             "config": {key: settings[key] for key in ("size", "epochs", "repeats")} | {"quick": args.quick},
             **paired,
             "ray_start_seconds": ray_start,
-            "ray_train": [_ray_train(config, dataset, n, anchor, folder) for n in settings["ray_train_workers"]],
+            "ray_train": ray_train,
         }
+    result["measurements"] = _measurements(result)
     _print_table(result)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2))
+    write_json(args.json, result)
     return result
 
 

@@ -17,9 +17,9 @@ QM9 molecules (spread over ``qm9_10k``) for tiers that accept molecules, Materia
 (shared ``mp_mtcgcnn``) for tiers that accept crystals.
 
 Denormals: ``torch.set_flush_denormal(True)`` is called at the start of :func:`main` (before torch runs
-any parallel operation; ``--no-flush-denormal`` skips it). Unless ``--no-flush-comparison`` is given,
-the atom-vs-SchNet measurement is repeated in two fresh processes, with and without the flush, and both
-results are reported.
+any parallel operation; ``--no-flush-denormal`` skips it). Unless ``--no-flush-comparison`` or
+``--quick`` is given, the atom-vs-SchNet measurement is repeated in two fresh processes, with and
+without the flush, and both results are reported.
 
 Run: ``.venv/bin/python benchmarks/perf/train_throughput.py [--quick] [--json PATH]``.
 """
@@ -27,11 +27,8 @@ Run: ``.venv/bin/python benchmarks/perf/train_throughput.py [--quick] [--json PA
 from __future__ import annotations
 
 import argparse
-import gzip
-import io
 import itertools
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -42,68 +39,62 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from common import argument_parser, load, measurement, profiled, write_json
 from torch import Tensor, nn
 
 TARGET_RATIO = 1.0
 CUTOFF = 5.0
-HARTREE_TO_EV = 27.211386
+MAX_CRYSTAL_SITES = 12
 
 
-def _datasets_dir() -> Path:
-    configured = os.environ.get("TIERBENCH_DATASETS")
-    root = Path(configured) if configured else Path(__file__).resolve().parents[3] / "shared" / "datasets"
-    if not (root / "qm9_10k").is_dir():
-        raise SystemExit(f"datasets not found at {root}: set TIERBENCH_DATASETS to the folder holding qm9_10k/")
-    return root
+def _with_targets(dataset: Any, rows: Sequence[int], target: str) -> list[tuple[Any, float]]:
+    values = dataset.target_values(target)
+    return [(dataset.structure(row), float(values[row])) for row in rows]
 
 
-def _qm9_molecules(root: Path, count: int) -> list[tuple[Any, float]]:
+def _qm9_molecules(count: int) -> list[tuple[Any, float]]:
     """``count`` molecules spread evenly over ``qm9_10k``, with their HOMO-LUMO gap in eV.
 
     Every n-th molecule is taken, so that sizes are representative of the set (it is sorted by index).
     """
-    from ase.io import read
-    from pymatgen.io.ase import AseAtomsAdaptor
-
-    with gzip.open(root / "qm9_10k" / "qm9_10k.extxyz.gz", "rt") as handle:
-        frames = read(io.StringIO(handle.read()), index=":", format="extxyz")
-    chosen = frames[:: max(len(frames) // count, 1)][:count]
-    return [(AseAtomsAdaptor.get_molecule(atoms), float(atoms.info["gap"]) * HARTREE_TO_EV) for atoms in chosen]
+    dataset = load({"name": "qm9_10k", "targets": ["gap"]})
+    return _with_targets(dataset, range(0, len(dataset), max(len(dataset) // count, 1))[:count], "gap")
 
 
-def _mp_crystals(root: Path, count: int, max_sites: int = 12) -> list[tuple[Any, float]]:
-    """The first ``count`` crystals of ``mp_mtcgcnn`` with at most ``max_sites`` sites, with band gap in eV."""
-    from pymatgen.core import Structure
-
-    found = []
-    with gzip.open(root / "mp_mtcgcnn" / "mp_mtcgcnn.jsonl.gz", "rt") as handle:
-        for line in handle:
-            record = json.loads(line)
-            cell = record["structure"]
-            if len(cell["species"]) <= max_sites:
-                structure = Structure(cell["lattice"], cell["species"], cell["frac_coords"])
-                found.append((structure, float(record["band_gap"])))
-            if len(found) == count:
-                break
-    return found
+def _mp_crystals(count: int) -> list[tuple[Any, float]]:
+    """The first ``count`` crystals of ``mp_mtcgcnn`` with at most 12 sites, with their band gap in eV."""
+    dataset = load({"name": "mp_mtcgcnn", "targets": ["band_gap"], "filters": {"max_atoms": MAX_CRYSTAL_SITES}})
+    return _with_targets(dataset, range(min(count, len(dataset))), "band_gap")
 
 
-def _samples(structures: list[tuple[Any, float]], tier_names: Sequence[str]) -> list[Any]:
-    """Multi-tier samples of the structures every tier builds (targets standardized)."""
-    from tierbench.multitier import combine_tiers
+def _tier_graphs(structures: list[tuple[Any, float]], tier_names: Sequence[str]) -> dict[str, list[Any]]:
+    """Each tier's graph of every structure (``None`` where the tier refuses it), built once."""
     from tierbench.registry import get_tier
     from tierbench.tier import TierError
 
-    tiers = {name: get_tier(name) for name in tier_names}
+    graphs: dict[str, list[Any]] = {}
+    for name in tier_names:
+        tier = get_tier(name)
+        graphs[name] = []
+        for structure, _ in structures:
+            try:
+                graphs[name].append(tier.build(structure))
+            except TierError:
+                graphs[name].append(None)
+    return graphs
+
+
+def _samples(structures: list[tuple[Any, float]], graphs: dict[str, list[Any]], tier_names: Sequence[str]) -> list[Any]:
+    """Multi-tier samples of the structures every tier of ``tier_names`` builds (targets standardized)."""
+    from tierbench.multitier import combine_tiers
+
     values = torch.tensor([target for _, target in structures])
     mean, std = values.mean().item(), values.std().item()
     samples = []
-    for index, (structure, target) in enumerate(structures):
-        try:
-            graphs = {name: tier.build(structure) for name, tier in tiers.items()}
-        except TierError:
-            continue
-        samples.append(combine_tiers(graphs, [(target - mean) / std], index))
+    for index, (_, target) in enumerate(structures):
+        built = {name: graphs[name][index] for name in tier_names}
+        if all(graph is not None for graph in built.values()):
+            samples.append(combine_tiers(built, [(target - mean) / std], index))
     return samples
 
 
@@ -202,15 +193,16 @@ def _throughput(
             "graphs_per_s": graphs / statistics.median(wall[name]),
             "best_graphs_per_s": graphs / min(wall[name]),
             "cpu_graphs_per_s": graphs / statistics.median(cpu[name]),
+            "passes_graphs_per_s": [graphs / seconds for seconds in wall[name]],
             "parameters": sum(p.numel() for p in models[name][0].parameters()),
         }
         for name in models
     }
 
 
-def _atom_vs_schnet(root: Path, molecules: int, batch_size: int, passes: int) -> dict[str, Any]:
+def _atom_vs_schnet(molecules: list[tuple[Any, float]], batch_size: int, passes: int) -> dict[str, Any]:
     torch.manual_seed(0)
-    batches = _batches(_samples(_qm9_molecules(root, molecules), ["atom"]), batch_size)
+    batches = _batches(_samples(molecules, _tier_graphs(molecules, ["atom"]), ["atom"]), batch_size)
     graphs = sum(batch.num_graphs for batch in batches)
     results = _throughput({"tierbench_atom": _fusion(["atom"]), "pyg_schnet": _schnet()}, batches, passes)
     ratio = results["tierbench_atom"]["graphs_per_s"] / results["pyg_schnet"]["graphs_per_s"]
@@ -227,8 +219,12 @@ def _atom_vs_schnet(root: Path, molecules: int, batch_size: int, passes: int) ->
     }
 
 
-def _combinations(root: Path, molecules: int, crystals: int, batch_size: int, passes: int) -> list[dict[str, Any]]:
+def _combinations(
+    structure_sets: dict[str, list[tuple[Any, float]]], batch_size: int, passes: int
+) -> list[dict[str, Any]]:
+    """Graphs/s of the fusion model for every combination of the tiers that take each set's structures."""
     from tierbench.registry import BUILTIN_TIERS, get_tier
+    from tierbench.tier import structure_kind
 
     loadable = {}
     for name in BUILTIN_TIERS:
@@ -237,18 +233,14 @@ def _combinations(root: Path, molecules: int, crystals: int, batch_size: int, pa
         except Exception:  # a tier still missing or broken is reported, not fatal
             continue
     rows = []
-    for dataset, kind, loader, count in (
-        ("qm9", "molecule", _qm9_molecules, molecules),
-        ("mp_mtcgcnn", "crystal", _mp_crystals, crystals),
-    ):
+    for dataset, structures in structure_sets.items():
+        kind = structure_kind(structures[0][0])
         names = [name for name, kinds in loadable.items() if kind in kinds]
-        if not names:
-            continue
-        structures = loader(root, count)
+        graphs = _tier_graphs(structures, names)
         for size in range(1, len(names) + 1):
             for combination in itertools.combinations(names, size):
                 torch.manual_seed(0)
-                samples = _samples(structures, combination)
+                samples = _samples(structures, graphs, combination)
                 result = _throughput({"fusion": _fusion(combination)}, _batches(samples, batch_size), passes)["fusion"]
                 rows.append({"dataset": dataset, "tiers": "+".join(combination), "samples": len(samples), **result})
     return rows
@@ -266,10 +258,44 @@ def _flush_comparison(argv: list[str]) -> dict[str, Any]:
     return results
 
 
+def _measurements(result: dict[str, Any]) -> list[dict[str, Any]]:
+    head = result["atom_vs_schnet"]
+    config = result["config"]
+    setting = f"batches of {config['batch_size']}, {config['threads']} torch thread(s)"
+    rows = [
+        measurement(
+            f"training throughput, atom-only fusion model vs SchNet ({head['graphs']} QM9 graphs, {setting})",
+            unit="graphs/s",
+            tierbench=head["tierbench_atom"]["passes_graphs_per_s"],
+            anchor=head["pyg_schnet"]["passes_graphs_per_s"],
+            anchor_name="PyG SchNet on identical batches",
+            target=("ratio", ">=", TARGET_RATIO),
+            note=f"CPU-time ratio {head['cpu_ratio']:.2f}",
+        )
+    ]
+    for label, flush in result.get("flush_denormal", {}).items():
+        rows.append(
+            measurement(
+                f"training throughput, atom-only vs SchNet, fresh process, {label.replace('_', ' ')} denormals",
+                unit="graphs/s",
+                tierbench=flush["tierbench_atom"]["passes_graphs_per_s"],
+                anchor=flush["pyg_schnet"]["passes_graphs_per_s"],
+                anchor_name="PyG SchNet on identical batches",
+            )
+        )
+    rows.extend(
+        measurement(
+            f"training throughput, fusion model on {row['tiers']} ({row['dataset']}, {row['samples']} samples)",
+            unit="graphs/s",
+            tierbench=row["passes_graphs_per_s"],
+        )
+        for row in result.get("combinations", [])
+    )
+    return rows
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer graphs and passes")
-    parser.add_argument("--json", type=Path, help="write the results here")
+    parser = argument_parser(__doc__, "256 molecules, 64 crystals, 3 passes, no flush comparison")
     parser.add_argument("--batch-size", type=int, default=64, help="graphs per batch (the data module's default)")
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads (default 1: suites run one trial per core)"
@@ -305,29 +331,31 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = _parser().parse_args(argv)
     torch.set_flush_denormal(not args.no_flush_denormal)
     torch.set_num_threads(args.threads)
-    root = _datasets_dir()
-    molecules, crystals, passes = (256, 64, 3) if args.quick else (1024, 256, 5)
+    molecule_count, crystal_count, passes = (256, 64, 3) if args.quick else (1024, 256, 5)
+    molecules = _qm9_molecules(molecule_count)
+    with profiled():  # the targeted comparison
+        atom_vs_schnet = _atom_vs_schnet(molecules, args.batch_size, passes)
     result: dict[str, Any] = {
         "config": {
             "quick": args.quick,
             "batch_size": args.batch_size,
             "threads": torch.get_num_threads(),
             "flush_denormal": not args.no_flush_denormal,
-            "molecules": molecules,
+            "molecules": molecule_count,
             "passes": passes,
         },
-        "atom_vs_schnet": _atom_vs_schnet(root, molecules, args.batch_size, passes),
+        "atom_vs_schnet": atom_vs_schnet,
     }
-    if not args.no_flush_comparison:
-        forwarded = [*(["--quick"] if args.quick else []), "--batch-size", str(args.batch_size)]
+    if not (args.no_flush_comparison or args.quick):
+        forwarded = ["--batch-size", str(args.batch_size)]
         forwarded += ["--threads", str(args.threads)]
         result["flush_denormal"] = _flush_comparison(forwarded)
     if not args.no_combinations:
-        result["combinations"] = _combinations(root, molecules, crystals, args.batch_size, passes)
+        structure_sets = {"qm9": molecules, "mp_mtcgcnn": _mp_crystals(crystal_count)}
+        result["combinations"] = _combinations(structure_sets, args.batch_size, passes)
+    result["measurements"] = _measurements(result)
     _print_table(result)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2))
+    write_json(args.json, result)
     return result
 
 

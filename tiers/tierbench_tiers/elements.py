@@ -205,15 +205,16 @@ def atomic_numbers(structure: Structure | Molecule | Sequence[Site], *, tier: st
         UnsupportedStructureError: A site is partially occupied.
         UnsupportedElementError: A site holds a dummy species (no element).
     """
-    try:
-        numbers = np.fromiter((site.specie.Z for site in structure), dtype=np.int64, count=len(structure))
-    except AttributeError as error:  # pymatgen refuses ``specie`` on a disordered site
-        index, site = next((index, site) for index, site in enumerate(structure) if not site.is_ordered)
-        raise UnsupportedStructureError(
-            f"site {index} is partially occupied ({site.species_string}); order the structure first "
-            "(e.g. pymatgen OrderDisorderedStructureTransformation)",
-            tier=tier,
-        ) from error
+    numbers = np.zeros(len(structure), dtype=np.int64)
+    for index, site in enumerate(structure):
+        composition = site.species  # read once: ``site.specie`` reads it three times
+        if len(composition) != 1 or composition.num_atoms != 1:
+            raise UnsupportedStructureError(
+                f"site {index} is partially occupied ({site.species_string}); order the structure first "
+                "(e.g. pymatgen OrderDisorderedStructureTransformation)",
+                tier=tier,
+            )
+        numbers[index] = getattr(next(iter(composition)), "Z", 0)
     not_elements = np.flatnonzero((numbers < 1) | (numbers > MAX_ATOMIC_NUMBER))
     if len(not_elements):
         index = int(not_elements[0])

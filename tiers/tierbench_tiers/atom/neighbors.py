@@ -24,18 +24,26 @@ class PairList(NamedTuple):
     """Atom pairs, each unordered pair once.
 
     Attributes:
-        source: ``[P]`` int64 atom index.
-        target: ``[P]`` int64 atom index.
-        shift: ``[P, 3]`` int lattice translation of the target's image (zeros for a molecule).
+        ends: ``[P, 2]`` int64 source and target atom of each pair.
+        shift: ``[P, 3]`` int64 lattice translation of the target's image (zeros for a molecule).
         distance: ``[P]`` float64 distance in Å.
         vector: ``[P, 3]`` float64 displacement from source to the target's image, in Å.
     """
 
-    source: np.ndarray
-    target: np.ndarray
+    ends: np.ndarray
     shift: np.ndarray
     distance: np.ndarray
     vector: np.ndarray
+
+    @property
+    def source(self) -> np.ndarray:
+        """``[P]`` source atom of each pair."""
+        return self.ends[:, 0]
+
+    @property
+    def target(self) -> np.ndarray:
+        """``[P]`` target atom of each pair."""
+        return self.ends[:, 1]
 
     @classmethod
     def concatenate(cls, parts: list[PairList]) -> PairList:
@@ -44,7 +52,7 @@ class PairList(NamedTuple):
 
     def reversed(self) -> PairList:
         """The same pairs seen from the other atom."""
-        return PairList(self.target, self.source, -self.shift, self.distance, -self.vector)
+        return PairList(self.ends[:, ::-1], -self.shift, self.distance, -self.vector)
 
     def take(self, index: np.ndarray) -> PairList:
         """The pairs selected by ``index`` (integer positions or a mask)."""
@@ -80,10 +88,8 @@ def search_within_cutoff(positions: np.ndarray, lattice: np.ndarray | None, cuto
     box = _NO_CELL if lattice is None else lattice
     pairs, shifts, distances, vectors = search.compute(positions, box, lattice is not None, "PSdD", copy=False)
     # the arrays are views of ``search``'s buffers, which die with it: each conversion below copies
-    atoms = pairs.astype(np.int64)
     return PairList(
-        atoms[:, 0],
-        atoms[:, 1],
+        pairs.astype(np.int64),
         shifts.astype(np.int64),
         distances.astype(np.float64, copy=True),
         vectors.astype(np.float64, copy=True),
@@ -114,13 +120,12 @@ def one_per_pair(pairs: PairList) -> PairList:
     first_sign = sign[np.arange(len(sign)), np.argmax(sign != 0, axis=1)]
     flip = (pairs.source > pairs.target) | ((pairs.source == pairs.target) & (first_sign < 0))
     oriented = PairList(
-        np.where(flip, pairs.target, pairs.source),
-        np.where(flip, pairs.source, pairs.target),
+        np.where(flip[:, None], pairs.ends[:, ::-1], pairs.ends),
         np.where(flip[:, None], -pairs.shift, pairs.shift),
         pairs.distance,
         np.where(flip[:, None], -pairs.vector, pairs.vector),
     )
-    identity = np.column_stack([oriented.source, oriented.target, oriented.shift])
+    identity = np.column_stack([oriented.ends, oriented.shift])
     _, first = np.unique(identity, axis=0, return_index=True)
     return oriented.take(np.sort(first))
 
@@ -185,27 +190,28 @@ def capped(source: np.ndarray, target: np.ndarray, steps: np.ndarray, num_atoms:
 
 def directed_edges(pairs: PairList, num_atoms: int, max_neighbors: int | None) -> DirectedEdges:
     """Both directions of every pair, sorted (see :func:`edge_order`), optionally capped."""
-    if len(pairs.source) == 0:
+    if len(pairs.ends) == 0:
         return DirectedEdges(
             np.zeros((2, 0), dtype=np.int64), np.zeros(0, dtype=np.float32), np.zeros((0, 3), dtype=np.float32)
         )
-    source = np.concatenate((pairs.source, pairs.target))
-    target = np.concatenate((pairs.target, pairs.source))
+    # the pairs as seen from their first atom, then from their second
+    source = pairs.ends.T.ravel()
+    target = pairs.ends[:, ::-1].T.ravel()
     half_steps = quantized(pairs.distance)
     steps = np.concatenate((half_steps, half_steps))
     half_image, num_images = _image_codes(pairs.shift)
-    image = np.concatenate((half_image, num_images - 1 - half_image))
+    image = np.concatenate((half_image, (num_images - 1) - half_image))
     order = edge_order(source, steps, target, image, num_atoms=num_atoms, num_images=num_images)
 
-    # np.take is several times faster than fancy indexing for these gathers
+    # ndarray.take is several times faster than fancy indexing for these gathers
     endpoints = np.empty((2, len(order)), dtype=np.int64)
-    np.take(source, order, out=endpoints[0])
-    np.take(target, order, out=endpoints[1])
+    source.take(order, out=endpoints[0])
+    target.take(order, out=endpoints[1])
     distance = pairs.distance.astype(np.float32)
-    distance = np.take(np.concatenate((distance, distance)), order)
+    distance = np.concatenate((distance, distance)).take(order)
     vector = pairs.vector.astype(np.float32)
-    vector = np.take(np.concatenate((vector, -vector)), order, axis=0)
+    vector = np.concatenate((vector, -vector)).take(order, axis=0)
     if max_neighbors is None:
         return DirectedEdges(endpoints, distance, vector)
-    keep = capped(endpoints[0], endpoints[1], np.take(steps, order), num_atoms, max_neighbors)
+    keep = capped(endpoints[0], endpoints[1], steps.take(order), num_atoms, max_neighbors)
     return DirectedEdges(endpoints[:, keep], distance[keep], vector[keep])

@@ -136,13 +136,12 @@ class AtomTier:
         numbers = atomic_numbers(structure, tier=self.name)
         positions, lattice = self._geometry(structure)
         pairs = search_within_cutoff(positions, lattice, self.cutoff)
-        if 2 * len(pairs.source) > self.max_edges:
-            raise self._too_many_pairs(2 * len(pairs.source), len(numbers))
-        has_neighbor = np.zeros(len(numbers), dtype=bool)
-        has_neighbor[pairs.source] = True
-        has_neighbor[pairs.target] = True
-        if not has_neighbor.all():
-            pairs = self._join_isolated(structure, positions, lattice, pairs, np.flatnonzero(~has_neighbor))
+        num_atoms = len(numbers)
+        if 2 * len(pairs.distance) > self.max_edges:
+            raise self._too_many_pairs(2 * len(pairs.distance), num_atoms)
+        degree = np.bincount(pairs.ends.ravel(), minlength=num_atoms)
+        if not degree.all():
+            pairs = self._join_isolated(structure, positions, lattice, pairs, np.flatnonzero(degree == 0))
         if len(pairs.distance) and pairs.distance.min() < COINCIDENT_DISTANCE:
             closest = int(np.argmin(pairs.distance))
             raise UnsupportedStructureError(
@@ -150,13 +149,13 @@ class AtomTier:
                 f"({pairs.distance[closest]:.2g} Å apart); validate the structure first",
                 tier=self.name,
             )
-        edges = directed_edges(pairs, len(numbers), self.max_neighbors)
+        edges = directed_edges(pairs, num_atoms, self.max_neighbors)
         return Data(
-            x=torch.from_numpy(np.take(descriptor_table(), numbers, axis=0)),
-            node_type=torch.from_numpy(numbers),
-            atom_index=torch.arange(len(numbers)),
+            x=torch.from_numpy(descriptor_table().take(numbers, axis=0)),
             edge_index=torch.from_numpy(edges.endpoints),
             edge_attr=torch.from_numpy(edges.distance[:, None]),
+            node_type=torch.from_numpy(numbers),
+            atom_index=torch.from_numpy(np.arange(num_atoms)),
             edge_vec=torch.from_numpy(edges.vector),
         )
 
