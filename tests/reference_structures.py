@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
-from functools import cache
+from collections.abc import Callable
+from functools import cache, wraps
+from typing import TypeVar
 
 from pymatgen.core import Lattice, Molecule, Structure
 
+StructureT = TypeVar("StructureT", Structure, Molecule)
 
-@cache
+
+def fresh_copy(build: Callable[[], StructureT]) -> Callable[[], StructureT]:
+    """Build once, hand out copies: a test that edits its structure cannot change another test's."""
+    cached = cache(build)
+
+    @wraps(build)
+    def copy() -> StructureT:
+        return cached().copy()
+
+    return copy
+
+
+@fresh_copy
 def rock_salt() -> Structure:
     """NaCl, Fm-3m, a = 5.64 Å (conventional cell, 8 atoms)."""
     return Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
 
 
-@cache
+@fresh_copy
 def rutile() -> Structure:
     """TiO2 rutile, P4_2/mnm, a = 4.594 Å, c = 2.959 Å, x(O) = 0.3048 (6 atoms)."""
     return Structure.from_spacegroup(
@@ -21,7 +36,7 @@ def rutile() -> Structure:
     )
 
 
-@cache
+@fresh_copy
 def perovskite() -> Structure:
     """SrTiO3 cubic perovskite, Pm-3m, a = 3.905 Å (5 atoms)."""
     return Structure.from_spacegroup(
@@ -29,7 +44,7 @@ def perovskite() -> Structure:
     )
 
 
-@cache
+@fresh_copy
 def spinel() -> Structure:
     """MgAl2O4 spinel, Fd-3m (origin choice 1), a = 8.08 Å, u(O) = 0.387; primitive cell (14 atoms)."""
     conventional = Structure.from_spacegroup(
@@ -41,7 +56,7 @@ def spinel() -> Structure:
     return conventional.get_primitive_structure()
 
 
-@cache
+@fresh_copy
 def wurtzite() -> Structure:
     """ZnO wurtzite, P6_3mc, a = 3.25 Å, c = 5.207 Å, u = 0.382 (4 atoms)."""
     return Structure.from_spacegroup(
@@ -49,26 +64,26 @@ def wurtzite() -> Structure:
     )
 
 
-@cache
+@fresh_copy
 def copper() -> Structure:
     """Elemental Cu, fcc primitive cell, a = 3.615 Å (1 atom)."""
     return Structure.from_spacegroup("Fm-3m", Lattice.cubic(3.615), ["Cu"], [[0, 0, 0]]).get_primitive_structure()
 
 
-@cache
+@fresh_copy
 def water() -> Molecule:
     """H2O at its experimental geometry (O–H 0.9572 Å, H–O–H 104.52°)."""
     return Molecule(["O", "H", "H"], [[0.0, 0.0, 0.1173], [0.0, 0.7572, -0.4692], [0.0, -0.7572, -0.4692]])
 
 
-@cache
+@fresh_copy
 def methane() -> Molecule:
     """CH4, tetrahedral, C–H 1.087 Å."""
     d = 1.087 / 3**0.5
     return Molecule(["C", "H", "H", "H", "H"], [[0, 0, 0], [d, d, d], [-d, -d, d], [-d, d, -d], [d, -d, -d]])
 
 
-@cache
+@fresh_copy
 def benzene() -> Molecule:
     """C6H6, D6h, C–C 1.397 Å, C–H 1.084 Å."""
     import math

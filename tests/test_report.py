@@ -80,6 +80,21 @@ def test_table_numbers_are_mean_and_sample_std_over_finished_trials(suite: Logge
             assert summary.featurize_cpu_seconds > 0 and summary.train_seconds > 0
 
 
+def test_only_the_given_config_hashes_are_compared(suite: LoggedSuite, tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(suite.tracking_uri)
+    kept = {client.get_run(t.run_id).data.tags["config_hash"] for t in suite.finished("gap", "atom")}
+    only = compare(
+        tracking_uri=suite.tracking_uri,
+        experiment=suite.experiment,
+        output=tmp_path,
+        log_to_suite=False,
+        config_hashes=kept,
+    )
+    assert {trial.tiers for trial in only.trials} == {"atom"} and len(only.trials) == len(kept)
+
+
 def test_best_combination_is_lowest_error_or_highest_auc(suite: LoggedSuite, comparison: Comparison) -> None:
     for label, metric, pick in (("gap", "test_mae", min), ("metal", "test_roc_auc", max)):
         means = {tiers: np.mean([t.metrics[metric] for t in suite.finished(label, tiers)]) for tiers in TIERS}

@@ -236,13 +236,17 @@ def test_two_worker_ddp_trial_converges_like_one_worker(ray_local, qm9, one_thre
 def test_ddp_worker_killed_mid_epoch_resumes_from_last_checkpoint(ray_local, qm9, tmp_path: Path) -> None:
     marker = tmp_path / "killed"
     kill = KillOnce(marker, epoch=1, rank=1, after_commit=True)
-    job = _job("resilient", _config(tmp_path), tmp_path, callbacks=(kill,))
-    result = _run([job], Resources(workers_per_trial=2, max_failures=1), qm9)["resilient"]
+    config = _config(tmp_path)
+    resources = Resources(workers_per_trial=2, max_failures=1)
+    result = _run([_job("resilient", config, tmp_path, callbacks=(kill,))], resources, qm9)["resilient"]
     assert marker.exists()
     assert result.status == "ok", result.failure_message
     assert result.resumed_from_epoch == 0
     assert [row["epoch"] for row in result.history] == [0, 1, 2]
-    assert result.metrics["test_mae"] > 0
+    uninterrupted = TrialJob("uninterrupted", config, None, None, str(tmp_path / "uninterrupted"))
+    reference = _run([uninterrupted], resources, qm9)["uninterrupted"]
+    assert reference.status == "ok", reference.failure_message
+    assert result.metrics == pytest.approx(reference.metrics, rel=1e-5)
 
 
 @pytest.mark.slow

@@ -54,10 +54,22 @@ CASES = _cases()
 CASE_IDS = [f"{name.split(':')[0]}{json.dumps(params) if params else ''}-{label}" for name, params, label in CASES]
 
 
-@pytest.fixture(params=CASES, ids=CASE_IDS)
-def case(request: pytest.FixtureRequest) -> tuple[Tier, Structure | Molecule, str, dict]:
+CRYSTAL_CASES = [case for case in CASES if isinstance(STRUCTURES[case[2]](), Structure)]
+
+
+def _instantiate(request: pytest.FixtureRequest) -> tuple[Tier, Structure | Molecule, str, dict]:
     name, params, label = request.param
     return get_tier(name, **params), STRUCTURES[label](), name, params
+
+
+@pytest.fixture(params=CASES, ids=CASE_IDS)
+def case(request: pytest.FixtureRequest) -> tuple[Tier, Structure | Molecule, str, dict]:
+    return _instantiate(request)
+
+
+@pytest.fixture(params=CRYSTAL_CASES, ids=[CASE_IDS[CASES.index(case)] for case in CRYSTAL_CASES])
+def crystal_case(request: pytest.FixtureRequest) -> tuple[Tier, Structure | Molecule, str, dict]:
+    return _instantiate(request)
 
 
 def _random_rotation(seed: int) -> np.ndarray:
@@ -148,10 +160,8 @@ def test_invariant_to_rotation_and_translation(case) -> None:
     assert_same_graph(reference, tier.build(_translated(structure, np.array([0.31, -0.17, 0.58]))), identity)
 
 
-def test_invariant_to_wrapping_fractional_coordinates(case) -> None:
-    tier, structure, _, _ = case
-    if not isinstance(structure, Structure):
-        pytest.skip("molecules have no fractional coordinates")
+def test_invariant_to_wrapping_fractional_coordinates(crystal_case) -> None:
+    tier, structure, _, _ = crystal_case
     shifts = np.random.default_rng(11).integers(-2, 3, size=(len(structure), 3))
     unwrapped = Structure(structure.lattice, structure.species, structure.frac_coords + shifts)
     assert_same_graph(tier.build(structure), tier.build(unwrapped), np.arange(len(structure)))

@@ -1,90 +1,78 @@
 """Motif tier: fast backend against AMDNet's ChemEnv + CrystalNN + robocrys pipeline, and MP coverage.
 
 **Speed and agreement.** The same Materials Project crystals (a seeded random sample of the shared
-``mp_mtcgcnn`` set) are built by ``MotifTier()`` (default, fast backend) and by
-``MotifTier(backend="robocrys")``, AMDNet's pipeline (ChemEnv types and neighbors with AMDNet's
-strategy, CrystalNN bonded structure, robocrys site fingerprints and next-nearest-neighbor
+``mp_mtcgcnn`` set, read with ``tierbench.load_dataset``) are built by ``MotifTier()`` (default, fast
+backend) and by ``MotifTier(backend="robocrys")``, AMDNet's pipeline (ChemEnv types and neighbors with
+AMDNet's strategy, CrystalNN bonded structure, robocrys site fingerprints and next-nearest-neighbor
 connectivity) into the same graph layout. The two are interleaved structure by structure in one
 process so that load from other processes hits both alike; each is warmed up first (imports, ChemEnv's
-tables). Target: fast ≥ 20× faster per structure. Agreement between the two graphs: the share of
-centres with the same geometry label (ChemEnv symbol) and the same number of ligands, the share of
-connections (centre pair, kind, centre–centre distance) found alike by both, and the share of
-structures whose connections are all identical — overall and split by how the centres were chosen
-(oxidation states for ionic compounds, electronegativity for intermetallics).
+tables). Target: fast ≥ 20× faster per structure (ratio of mean times). Agreement between the two
+graphs: the share of centres with the same geometry label (ChemEnv symbol) and the same number of
+ligands, the share of connections (centre pair, kind, centre–centre distance) found alike by both, and
+the share of structures whose connections are all identical — overall and split by how the centres
+were chosen (oxidation states for ionic compounds, electronegativity for intermetallics).
 
 **Coverage and total time.** The fast backend builds a second sample (``--coverage N``, 0 = all
 33,064 crystals) in two worker processes, one per core. Reported: the share of structures with at least
-one motif (a centre with ligands), the failures by reason (invalid input by validation reason, tier
-errors by ``TierError.reason``, anything else by exception type), and the wall time (worker start-up
-included, which dominates small samples), from which the time for all 33,064 crystals on 2 cores is
-extrapolated (and, from the per-structure ratio, the same
-for AMDNet's pipeline).
+one motif (a centre with ligands), the failures by reason (tier errors by ``TierError.reason``,
+anything else by exception type; invalid input is quarantined by the loader, by validation reason,
+before sampling), and the wall time (worker start-up included, which dominates small samples), from
+which the time for all 33,064 crystals on 2 cores is extrapolated (and, from the ratio of mean times,
+the same for AMDNet's pipeline).
 
 Run: ``.venv/bin/python benchmarks/perf/motif_tier.py [--quick] [--structures N] [--coverage N]
-[--json PATH]``.
+[--workers N] [--json PATH]``.
 """
 
 from __future__ import annotations
 
-import argparse
-import gzip
-import json
-import os
 import statistics
-import sys
 import time
 import warnings
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pymatgen.core import Lattice, Structure
+from common import argument_parser, load, measurement, profiled, write_json
+from pymatgen.core import Structure
 from torch_geometric.data import Data
 
-from tierbench.structures import validate_structure
-from tierbench.tier import InvalidStructureError, TierError
+from tierbench.tier import TierError
 from tierbench_tiers.motif import MotifTier
 from tierbench_tiers.motif.features import EDGE_FEATURE_NAMES, NODE_FEATURE_NAMES
 from tierbench_tiers.motif.roles import decide_roles
 from tierbench_tiers.motif.shapes import GEOMETRY_TYPES
 
+if TYPE_CHECKING:
+    from tierbench.datasets import Dataset
+    from tierbench.datasets.table import StructureTable
+
 MP_TOTAL = 33_064
 TARGET_SPEEDUP = 20.0
 SEED = 0
+CHUNK = 16
+"""Structures per task of the coverage run."""
 GEOMETRY_COLUMNS = slice(NODE_FEATURE_NAMES.index(f"geometry={GEOMETRY_TYPES[0]}"), len(GEOMETRY_TYPES) + 1)
 CN_COLUMN = NODE_FEATURE_NAMES.index("coordination_number")
 KIND_COLUMNS = slice(0, 4)
 DISTANCE_COLUMN = EDGE_FEATURE_NAMES.index("distance")
+ROLE_RULES = ("oxidation", "electronegativity")
+AGREEMENT_FIGURES = {
+    "same_geometry_share": ("same geometry label", "% of centres"),
+    "same_cn_share": ("same ligand count", "% of centres"),
+    "connections_alike_share": ("connections alike", "% of connections"),
+    "identical_connections_share": ("all connections identical", "% of structures"),
+}
+"""Agreement figure → (what it compares, unit of the report row)."""
 
 
-def _dataset() -> Path:
-    configured = os.environ.get("TIERBENCH_DATASETS")
-    root = Path(configured) if configured else Path(__file__).resolve().parents[3] / "shared" / "datasets"
-    path = root / "mp_mtcgcnn" / "mp_mtcgcnn.jsonl.gz"
-    if not path.is_file():
-        sys.exit(f"{path} not found: set TIERBENCH_DATASETS to the folder holding mp_mtcgcnn/")
-    return path
-
-
-def _records(path: Path) -> list[str]:
-    with gzip.open(path, "rt") as handle:
-        return handle.read().splitlines()
-
-
-def _structure(line: str) -> tuple[str, Structure]:
-    record = json.loads(line)
-    data = record["structure"]
-    return record["mp_id"], Structure(Lattice(data["lattice"]), data["species"], data["frac_coords"])
-
-
-def _samples(lines: list[str], speed_count: int, coverage_count: int) -> tuple[list[int], list[int]]:
-    """Seeded, disjoint samples of line numbers for the speed comparison and the coverage run."""
-    order = np.random.default_rng(SEED).permutation(len(lines))
+def _samples(count: int, speed_count: int, coverage_count: int) -> tuple[list[int], list[int]]:
+    """Seeded, disjoint samples of dataset positions for the speed comparison and the coverage run."""
+    order = np.random.default_rng(SEED).permutation(count)
     speed = sorted(order[:speed_count].tolist())
     rest = order[speed_count:] if coverage_count else order
-    coverage = sorted(rest[: coverage_count or len(order)].tolist())
+    coverage = sorted(rest[: coverage_count or count].tolist())
     return speed, coverage
 
 
@@ -113,17 +101,17 @@ def _timed(tier: MotifTier, structure: Structure) -> tuple[float, Data | None, s
     return time.perf_counter() - start, graph, None
 
 
-def compare_backends(lines: list[str], indices: list[int]) -> dict[str, Any]:
+def compare_backends(dataset: Dataset, positions: list[int]) -> dict[str, Any]:
     """Time both backends on the same structures, interleaved, and compare their graphs."""
     fast, amdnet = MotifTier(), MotifTier(backend="robocrys")
-    warm = _structure(lines[indices[0]])[1]
+    warm = dataset.structure(positions[0])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fast.build(warm)
         amdnet.build(warm)
     rows = []
-    for index in indices:
-        mp_id, structure = _structure(lines[index])
+    for position in positions:
+        mp_id, structure = dataset.ids[position], dataset.structure(position)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fast_seconds, fast_graph, fast_error = _timed(fast, structure)
@@ -182,25 +170,18 @@ def _speed_report(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "target_speedup": TARGET_SPEEDUP,
         "agreement": {
             "all": _agreement(rows),
-            **{
-                rule: _agreement([row for row in rows if row["roles"] == rule])
-                for rule in ("oxidation", "electronegativity")
-            },
+            **{rule: _agreement([row for row in rows if row["roles"] == rule]) for rule in ROLE_RULES},
         },
         "rows": rows,
     }
 
 
-def _coverage_one(line: str) -> dict[str, Any]:
-    mp_id, structure = _structure(line)
+def _coverage_one(mp_id: str, structure: Structure) -> dict[str, Any]:
     start = time.perf_counter()
     try:
-        validate_structure(structure)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             graph = MotifTier().build(structure)
-    except InvalidStructureError as error:
-        return {"mp_id": mp_id, "status": f"invalid:{error.reason}", "seconds": time.perf_counter() - start}
     except TierError as error:
         return {"mp_id": mp_id, "status": f"tier:{error.reason}", "message": str(error), "seconds": 0.0}
     except Exception as error:  # counted by type: the coverage report must see every failure
@@ -214,17 +195,24 @@ def _coverage_one(line: str) -> dict[str, Any]:
     }
 
 
-def coverage(lines: list[str], indices: list[int], workers: int) -> dict[str, Any]:
+def _coverage_chunk(table: StructureTable) -> list[dict[str, Any]]:
+    """Build the structures of a slice of the dataset (run in a worker process)."""
+    return [_coverage_one(str(table.ids[row]), table.structure(row)) for row in range(len(table))]
+
+
+def coverage(dataset: Dataset, positions: list[int], workers: int) -> dict[str, Any]:
     """Build the fast backend over a sample in ``workers`` processes; coverage and extrapolated time."""
+    chunks = [dataset.table.take(np.array(positions[i : i + CHUNK])) for i in range(0, len(positions), CHUNK)]
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(_coverage_one, [lines[i] for i in indices], chunksize=16))
+        results = [result for chunk in pool.map(_coverage_chunk, chunks) for result in chunk]
     wall = time.perf_counter() - start
     statuses = Counter(result["status"] for result in results)
     failures = {status: count for status, count in statuses.items() if status not in {"ok", "no_motif"}}
     return {
         "structures": len(results),
         "workers": workers,
+        "quarantined_at_load": dataset.quarantine.counts(),
         "with_motif_share": statuses["ok"] / len(results),
         "no_motif": statuses["no_motif"],
         "failures_by_reason": failures,
@@ -234,42 +222,89 @@ def coverage(lines: list[str], indices: list[int], workers: int) -> dict[str, An
     }
 
 
+def _measurements(speed: dict[str, Any], covered: dict[str, Any], hours: dict[str, float]) -> list[dict[str, Any]]:
+    """The report rows: speed against the target, agreement figures, coverage, extrapolated total time."""
+    agreement = speed["agreement"]
+    rows = [
+        measurement(
+            f"motif tier vs AMDNet pipeline ({speed['structures']} MP crystals)",
+            unit="s",
+            tierbench=[row["fast_seconds"] for row in speed["rows"]],
+            anchor=[row["amdnet_seconds"] for row in speed["rows"]],
+            anchor_name="AMDNet ChemEnv + CrystalNN + robocrys",
+            ratio=speed["speedup_of_means"],
+            ratio_meaning="speed-up, anchor mean / tierbench mean",
+            target=("ratio", ">=", TARGET_SPEEDUP),
+            note=f"median per-structure speed-up {speed['speedup_median_per_structure']:.0f}×",
+        )
+    ]
+    for figure, (compared, unit) in AGREEMENT_FIGURES.items():
+        split = ", ".join(
+            f"{rule} centres {agreement[rule][figure]:.1%} ({agreement[rule]['structures']})" for rule in ROLE_RULES
+        )
+        rows.append(
+            measurement(
+                f"motif tier agreement with AMDNet pipeline: {compared} ({agreement['all']['structures']} MP crystals)",
+                unit=unit,
+                tierbench=agreement["all"][figure] * 100,
+                note=f"by how centres were chosen: {split}",
+            )
+        )
+    quarantined = covered["quarantined_at_load"]
+    rows += [
+        measurement(
+            f"motif tier coverage ({covered['structures']} MP crystals)",
+            unit="% with a motif",
+            tierbench=covered["with_motif_share"] * 100,
+            note=f"failures: {covered['failures_by_reason'] or 'none'}; quarantined at load: {quarantined or 'none'}",
+        ),
+        measurement(
+            f"motif tier, all {MP_TOTAL:,} MP crystals on 2 cores (extrapolated)",
+            unit="h",
+            tierbench=hours["fast"],
+            anchor=hours["amdnet"],
+            anchor_name="AMDNet pipeline",
+        ),
+    ]
+    return rows
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """Run the benchmark; print a table; return (and optionally write) the results."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="8 structures and a 100-structure coverage sample")
+    """Run the benchmark; print a table; return (and optionally write) the result."""
+    parser = argument_parser(__doc__, "8 structures and a 100-structure coverage sample")
     parser.add_argument("--structures", type=int, default=50, help="structures for the speed comparison")
     parser.add_argument("--coverage", type=int, default=2000, help="coverage sample size (0: all 33,064)")
     parser.add_argument("--workers", type=int, default=2, help="processes for the coverage run")
-    parser.add_argument("--json", type=Path, default=None, help="write the results here")
     args = parser.parse_args(argv)
     speed_count, coverage_count = (8, 100) if args.quick else (args.structures, args.coverage)
-    lines = _records(_dataset())
-    speed_indices, coverage_indices = _samples(lines, speed_count, coverage_count)
+    dataset = load({"name": "mp_mtcgcnn"})
+    speed_positions, coverage_positions = _samples(len(dataset), speed_count, coverage_count)
 
-    print(f"Fast backend vs AMDNet's pipeline on {speed_count} MP crystals (seed {SEED}):")
-    speed = compare_backends(lines, speed_indices)
-    print(f"Coverage of the fast backend on {len(coverage_indices)} MP crystals, {args.workers} processes:")
-    covered = coverage(lines, coverage_indices, args.workers)
-    amdnet_hours = covered["estimated_all_mp_hours_on_2_cores"] * speed["speedup_of_means"]
-    results = {
+    with profiled():
+        print(f"Fast backend vs AMDNet's pipeline on {speed_count} MP crystals (seed {SEED}):")
+        speed = compare_backends(dataset, speed_positions)
+        print(f"Coverage of the fast backend on {len(coverage_positions)} MP crystals, {args.workers} processes:")
+        covered = coverage(dataset, coverage_positions, args.workers)
+    hours = {
+        "fast": covered["estimated_all_mp_hours_on_2_cores"],
+        "amdnet": covered["estimated_all_mp_hours_on_2_cores"] * speed["speedup_of_means"],
+    }
+    result = {
         "benchmark": "motif_tier",
         "speed": speed,
         "coverage": covered,
-        "estimated_all_mp_hours_on_2_cores": {
-            "fast": covered["estimated_all_mp_hours_on_2_cores"],
-            "amdnet": amdnet_hours,
-        },
+        "estimated_all_mp_hours_on_2_cores": hours,
+        "measurements": _measurements(speed, covered, hours),
+        "meets_target": speed["speedup_of_means"] >= TARGET_SPEEDUP,
     }
-    _print_table(results)
-    if args.json is not None:
-        args.json.write_text(json.dumps(results, indent=2))
-    return results
+    _print_table(result)
+    write_json(args.json, result)
+    return result
 
 
-def _print_table(results: dict[str, Any]) -> None:
-    speed, covered = results["speed"], results["coverage"]
-    hours = results["estimated_all_mp_hours_on_2_cores"]
+def _print_table(result: dict[str, Any]) -> None:
+    speed, covered = result["speed"], result["coverage"]
+    hours = result["estimated_all_mp_hours_on_2_cores"]
     print()
     print(f"{'':<34}{'fast':>12}{'AMDNet':>12}")
     print(f"{'mean per structure (s)':<34}{speed['fast_mean_seconds']:>12.4f}{speed['amdnet_mean_seconds']:>12.3f}")
@@ -279,7 +314,8 @@ def _print_table(results: dict[str, Any]) -> None:
     print(f"{'all 33,064 MP crystals, 2 cores (h)':<34}{hours['fast']:>12.2f}{hours['amdnet']:>12.1f}")
     print(
         f"speedup: {speed['speedup_of_means']:.1f}x (ratio of means), "
-        f"{speed['speedup_median_per_structure']:.1f}x (median per structure); target {TARGET_SPEEDUP:.0f}x"
+        f"{speed['speedup_median_per_structure']:.1f}x (median per structure); target {TARGET_SPEEDUP:.0f}x: "
+        f"{'met' if result['meets_target'] else 'MISSED'}"
     )
     print("agreement with AMDNet's pipeline   geometry  ligand count  connections  identical structures")
     for group, agreement in speed["agreement"].items():
@@ -290,7 +326,8 @@ def _print_table(results: dict[str, Any]) -> None:
         )
     print(
         f"coverage: {covered['with_motif_share']:.2%} of {covered['structures']} structures have a motif; "
-        f"{covered['no_motif']} without; failures {covered['failures_by_reason'] or 'none'}"
+        f"{covered['no_motif']} without; failures {covered['failures_by_reason'] or 'none'}; "
+        f"quarantined at load {covered['quarantined_at_load'] or 'none'}"
     )
 
 

@@ -1,65 +1,39 @@
 """REPORT.md of ``run_all.py``: targets first, then every other measurement, missed targets with profiles.
 
-Each benchmark's result carries ``measurements`` (see :func:`common.measurement`); a result without
-them is read by an adapter of :data:`ADAPTERS`.
+Each benchmark's result carries ``measurements``: the rows built by :func:`common.measurement`.
+
+Run on its own, it renders a ``REPORT.json`` again (e.g. after a benchmark's result in it was replaced),
+reading each benchmark's rows from its result where it holds them: ``.venv/bin/python benchmarks/perf/render_report.py
+REPORT.json [--output REPORT.md]`` (default: print).
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import pstats
-from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
 from typing import Any
-
-from common import measurement
 
 PROFILE_ENTRIES = 15
 OWN_CODE = ("/platform/tierbench/", "/tiers/tierbench_tiers/")
 
 
-def motif_measurements(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """Rows of ``motif_tier.py``'s result, which has no ``measurements`` of its own."""
-    speed, covered = result["speed"], result["coverage"]
-    hours = result["estimated_all_mp_hours_on_2_cores"]
-    return [
-        measurement(
-            f"motif tier vs AMDNet pipeline ({speed['structures']} MP crystals)",
-            unit="s",
-            tierbench=[row["fast_seconds"] for row in speed["rows"]],
-            anchor=[row["amdnet_seconds"] for row in speed["rows"]],
-            anchor_name="AMDNet ChemEnv + CrystalNN + robocrys",
-            ratio=speed["speedup_of_means"],
-            ratio_meaning="speed-up, anchor mean / tierbench mean",
-            target=("ratio", ">=", speed["target_speedup"]),
-            note=f"median per-structure speed-up {speed['speedup_median_per_structure']:.0f}×",
-        ),
-        measurement(
-            f"motif tier coverage ({covered['structures']} MP crystals)",
-            unit="% with a motif",
-            tierbench=covered["with_motif_share"] * 100,
-            note=f"failures: {covered['failures_by_reason'] or 'none'}",
-        ),
-        measurement(
-            "motif tier, all 33,064 MP crystals on 2 cores (extrapolated)",
-            unit="h",
-            tierbench=hours["fast"],
-            anchor=hours["amdnet"],
-            anchor_name="AMDNet pipeline",
-        ),
-    ]
-
-
-ADAPTERS: dict[str, Callable[[dict[str, Any]], list[dict[str, Any]]]] = {"motif_tier": motif_measurements}
-
-
 def measurements_of(name: str, result: dict[str, Any]) -> list[dict[str, Any]]:
-    """The report rows of one benchmark's result."""
-    if "measurements" in result:
-        return list(result["measurements"])
-    if name in ADAPTERS:
-        return ADAPTERS[name](result)
-    return []
+    """The report rows of one benchmark's result (none when it holds no ``measurements``).
+
+    Args:
+        name: The benchmark, e.g. ``"motif_tier"`` (named in the error).
+        result: What the benchmark wrote with ``--json``.
+
+    Raises:
+        TypeError: ``measurements`` is not a list.
+    """
+    rows = result.get("measurements", [])
+    if not isinstance(rows, list):
+        raise TypeError(f"{name}: 'measurements' is a {type(rows).__name__}, not a list")
+    return list(rows)
 
 
 def missed(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -232,3 +206,25 @@ def _not_measured(report: dict[str, Any]) -> list[str]:
         lines.append("- GPU training throughput: this machine has no GPU.")
     lines.append("")
     return lines
+
+
+def main(argv: list[str] | None = None) -> str:
+    """Render a ``REPORT.json`` of ``run_all.py``; print the Markdown or write it to ``--output``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("report", type=Path, help="REPORT.json written by run_all.py")
+    parser.add_argument("--output", type=Path, help="write the Markdown here (default: print it)")
+    args = parser.parse_args(argv)
+    report = json.loads(args.report.read_text())
+    for name, run in report["benchmarks"].items():
+        if "measurements" in run.get("result", {}):
+            run["measurements"] = measurements_of(name, run["result"])
+    markdown = render(report)
+    if args.output is None:
+        print(markdown, end="")
+    else:
+        args.output.write_text(markdown)
+    return markdown
+
+
+if __name__ == "__main__":
+    main()

@@ -41,8 +41,6 @@ QUICK_BUDGET_S = 300.0
 TIMEOUT_S = {"quick": 600, "full": 4 * 3600}
 PROFILE_ARGS = {"train_throughput": ["--quick", "--no-combinations"]}
 """Arguments of the profiled rerun (default ``--quick``): enough work to show where the time goes."""
-WHOLE_RUN_PROFILE = {"motif_tier"}
-"""Benchmarks that do not mark their measured part with ``common.profiled``: profiled from start to end."""
 FULL_MODE_TIME = "19.9 min on 2026-11-27, without `make bench`"
 """Wall time of the last full-mode run on the 2-core development machine (quick reports quote it)."""
 DEFAULT_SUITE = REPO_ROOT / "benchmarks" / "suites" / "default.yaml"
@@ -112,15 +110,11 @@ def profile_benchmark(name: str, folder: Path, timeout: float) -> dict[str, str]
     dump, log = folder / f"{name}.prof", folder / f"{name}.profile.log"
     arguments = [*PROFILE_ARGS.get(name, ["--quick"]), "--json", str(folder / f"{name}.profiled.json")]
     script = str(PERF_DIR / f"{name}.py")
-    if name in WHOLE_RUN_PROFILE:
-        command, scope = [sys.executable, "-m", "cProfile", "-o", str(dump), script, *arguments], "whole run"
-        env = None
-    else:
-        command, scope = [sys.executable, script, *arguments], "measured part, without data loading"
-        env = {**os.environ, PROFILE_ENV: str(dump)}
-    status = _run(command, log, timeout, env=env)
+    env = {**os.environ, PROFILE_ENV: str(dump)}
+    status = _run([sys.executable, script, *arguments], log, timeout, env=env)
     if status != "ok" or not dump.is_file():
         return {"profile_error": f"profiled rerun {status}: {_tail(log)}"}
+    scope = "measured part, without data loading"
     return {"profile": f"{name}.py {' '.join(arguments[:-2])} ({scope})\n\n{profile_summary(dump)}"}
 
 

@@ -8,7 +8,7 @@ split compare on identical structures wherever both cover them.
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -114,7 +114,7 @@ class MultiTierDataModule(pl.LightningDataModule):
             return
         covered = set(self.featurization.covered(self.tiers))
         reasons: Counter[str] = Counter()
-        cpu_seconds: Counter[str] = Counter()
+        cpu_seconds: defaultdict[str, float] = defaultdict(float)
         raw_targets: dict[str, list[list[float]]] = {}
         for part in PARTS:
             self.samples[part], self.indices[part], raw_targets[part] = [], [], []

@@ -20,7 +20,14 @@ from typing import Any
 
 from torch_geometric.data import Data
 
-from tierbench.cache import GraphCache, combine_digests, open_cache, structure_digest, tier_digest
+from tierbench.cache import (
+    CacheWriteError,
+    GraphCache,
+    combine_digests,
+    open_cache,
+    structure_digest,
+    tier_digest,
+)
 from tierbench.compact import CompactStructure, compact, expand
 from tierbench.featurize_progress import FeaturizationProgress
 from tierbench.registry import get_tier
@@ -56,7 +63,8 @@ def build_chunk(tiers: Mapping[str, Tier], cache_root: str, items: Sequence[Work
 
     A tier that raises something other than a ``TierError`` is a bug in the tier, not a property of the
     structure: it is recorded as ``unexpected_error`` (with the exception) and not cached, so a fixed
-    tier retries it.
+    tier retries it. A cache that cannot be written (read-only, disk full) is no property of the
+    structure either, and would fail every other build the same way: it stops the featurization.
 
     Args:
         tiers: Tier label → configured tier (pickled to the worker).
@@ -65,6 +73,9 @@ def build_chunk(tiers: Mapping[str, Tier], cache_root: str, items: Sequence[Work
 
     Returns:
         One outcome per (sample, tier) build; graphs themselves go to the cache.
+
+    Raises:
+        CacheWriteError: The cache cannot be written.
     """
     cache = GraphCache(cache_root)
     outcomes = []
@@ -76,6 +87,8 @@ def build_chunk(tiers: Mapping[str, Tier], cache_root: str, items: Sequence[Work
                 cache.build_missing(tiers[label], structure, key)
             except TierError as error:
                 status, message = error.reason, str(error)
+            except CacheWriteError:
+                raise
             except Exception as error:  # recorded per structure so that one crash never stops the run
                 status, message = UNEXPECTED_ERROR, f"{type(error).__name__}: {error}"
             else:
@@ -98,6 +111,9 @@ class Featurization:
         built_cpu_seconds: Tier label → CPU seconds spent building in this run (0 for cached graphs).
         cached: Tier label → number of samples served from the cache.
         wall_seconds: Wall time of the run.
+        samples: The featurized samples, to rebuild a graph whose cache entry turns out corrupt.
+        rebuilt: (sample index, tier label) of the graphs rebuilt since because their entry was corrupt
+            or gone.
     """
 
     sample_ids: list[str]
@@ -109,6 +125,8 @@ class Featurization:
     built_cpu_seconds: dict[str, float] = field(default_factory=dict)
     cached: dict[str, int] = field(default_factory=dict)
     wall_seconds: float = 0.0
+    samples: Sequence[Sample] = field(default=(), repr=False)
+    rebuilt: list[tuple[int, str]] = field(default_factory=list)
 
     def covered(self, labels: Iterable[str] | None = None) -> list[int]:
         """Indices of the samples every given tier (default: all) built successfully."""
@@ -172,14 +190,26 @@ class Featurization:
         return "\n".join(lines)
 
     def graph(self, index: int, label: str) -> Data:
-        """Load one built graph from the cache.
+        """Load one built graph from the cache, building it again if its entry is corrupt or gone.
+
+        Only the file's existence was checked when the featurization was made; a checksum failure shows
+        on this read (the cache reports and removes the entry) and the graph is rebuilt, identical.
 
         Raises:
-            KeyError: The graph is not available (failed, or removed from the cache since).
+            KeyError: The graph is not available (its build failed, or it cannot be rebuilt).
         """
         if self.status[label][index] != OK:
             raise KeyError(f"sample {self.sample_ids[index]} has no {label} graph: {self.status[label][index]}")
-        found = self.cache.get(self.tiers[label].name, self.keys[label][index])
+        tier, key = self.tiers[label], self.keys[label][index]
+        found = self.cache.get(tier.name, key)
+        if found is None and index < len(self.samples):
+            try:
+                found = self.cache.build_missing(tier, self.samples[index].structure, key)
+            except TierError as error:
+                raise KeyError(
+                    f"the {label} graph of sample {self.sample_ids[index]} cannot be rebuilt: {error}"
+                ) from error
+            self.rebuilt.append((index, label))
         if not isinstance(found, Data):
             raise KeyError(f"the {label} graph of sample {self.sample_ids[index]} is no longer in the cache")
         return found
@@ -236,6 +266,7 @@ def featurize(
         cache=graph_cache,
         keys={label: [] for label in instances},
         status={label: [] for label in instances},
+        samples=dataset,
     )
     todo: list[tuple[int, tuple[tuple[str, str], ...]]] = []
     for index, sample in enumerate(dataset):
@@ -314,7 +345,7 @@ class _Dispatch:
 
         parallel = workers or cluster_cpus()
         remote_build = ray.remote(num_cpus=1, max_retries=2)(build_chunk)
-        tiers_ref = ray.put(self.tiers)
+        tiers_ref: Any = ray.put(self.tiers)
         in_flight: dict[Any, list[WorkItem]] = {}
         for items in self.chunks(_chunk_size(len(self.todo), parallel, chunk_size)):
             in_flight[remote_build.remote(tiers_ref, self.cache_root, items)] = items
@@ -325,13 +356,20 @@ class _Dispatch:
             self.collect(reference, items, remote_build, tiers_ref)
 
     def collect(self, reference: Any, items: list[WorkItem], remote_build: Any, tiers_ref: Any) -> None:
-        """Record a chunk's outcomes; a chunk whose worker died is rerun one sample per task."""
+        """Record a chunk's outcomes; a chunk whose worker died is rerun one sample per task.
+
+        Raises:
+            CacheWriteError: The worker could not write the cache.
+        """
         import ray
 
         try:
             _apply(self.result, ray.get(reference), self.bar)
             return
         except ray.exceptions.RayError as error:
+            worker_error = getattr(error, "cause", None)
+            if isinstance(worker_error, CacheWriteError):
+                raise worker_error from None  # a rerun would fail the same way
             cause = type(error).__name__
         single = remote_build.options(max_retries=0)
         references = {single.remote(tiers_ref, self.cache_root, [item]): item for item in items}

@@ -211,12 +211,19 @@ def run_suite(
     pending = [status.trial for status in statuses if status.state == TO_RUN]
     if pending:
         SuiteExecution(suite, tracker, outcome, address=address, progress=progress, echo=echo).run(pending)
-    outcome.table = comparison_table(tracker, outcome.suite_run_id, echo)
+    hashes = {status.trial.config_hash for status in statuses}
+    outcome.table = comparison_table(tracker, outcome.suite_run_id, hashes, echo)
     return outcome
 
 
-def comparison_table(tracker: Tracker, suite_run_id: str | None, echo: Callable[[str], None]) -> str:
-    """Compare the experiment's finished trials (logging the table to the suite run when there is one)."""
+def comparison_table(
+    tracker: Tracker, suite_run_id: str | None, config_hashes: set[str], echo: Callable[[str], None]
+) -> str:
+    """Compare the suite's finished trials (logging the table to the suite run when there is one).
+
+    Only trials of the suite's current plan count, so an earlier version of the suite (say, fewer
+    epochs) in the same experiment never mixes into the means.
+    """
     from tierbench.report.compare import compare
     from tierbench.report.trials import ComparisonError
 
@@ -225,6 +232,7 @@ def comparison_table(tracker: Tracker, suite_run_id: str | None, echo: Callable[
             tracking_uri=tracker.tracking_uri,
             experiment=tracker.experiment,
             log_to_suite=suite_run_id is not None,
+            config_hashes=config_hashes,
         )
     except ComparisonError as error:
         echo(f"no comparison: {error}")

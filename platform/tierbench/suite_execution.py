@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,7 @@ class SuiteExecution:
 
     def run(self, pending: list[PlannedTrial]) -> None:
         """Run the trials dataset by dataset under one parent run."""
+        self._connect_ray()
         tags = {"git_commit": git_commit(), **library_versions()}
         parent = self.tracker.start_suite(self.suite.name, self.suite.model_dump(mode="json"), tags)
         self.outcome.suite_run_id = parent
@@ -68,12 +70,29 @@ class SuiteExecution:
                 trials = [trial for trial in pending if trial.dataset == entry.name]
                 if trials:
                     self._run_dataset(entry, trials)
+        except Exception as error:  # e.g. an unwritable cache: no run may stay RUNNING behind it
+            reason = f"{type(error).__name__}: {error}"
+            self.tracker.finish(parent, FAILED, reason)
+            self.tracker.kill_active(f"the suite stopped: {reason}")
+            raise
         finally:
             self._bar.close()
         failures = len(self.outcome.failed)
         self.tracker.finish(
             parent, FINISHED if not failures else FAILED, f"{failures} trials failed" if failures else None
         )
+
+    def _connect_ray(self) -> None:
+        """Join or start Ray now, before the signal handlers are installed.
+
+        Ray puts its own SIGTERM handler in place when it starts (it aborts the process), which would
+        leave every run of a terminated driver RUNNING. The local cluster is the one featurization would
+        start (sized by ``featurize_workers``), or the one trial scheduling would (every CPU).
+        """
+        from tierbench.distributed import connect_ray
+
+        workers = self.suite.resources.featurize_workers
+        connect_ray(self.address, num_cpus=workers if workers != 1 else None)
 
     def _log_json(self, name: str, payload: Any) -> None:
         with tempfile.TemporaryDirectory(prefix="tierbench-suite-") as folder:
@@ -109,6 +128,7 @@ class SuiteExecution:
             "excluded": featurization.exclusions(labels),
             "failures": featurization.failures(),
             "quarantine": dataset.quarantine.to_dict(),
+            "selection": [asdict(step) for step in dataset.info.selection],
         }
         self.outcome.coverage[entry.name] = coverage
         self._log_json(f"{entry.name}-coverage.json", coverage)

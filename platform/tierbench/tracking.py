@@ -10,17 +10,20 @@ the next driver starts, and SIGTERM marks the runs in progress KILLED before the
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import signal
 import socket
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, Run, RunTag
+from mlflow.exceptions import MlflowException
 from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH, MAX_TAG_VAL_LENGTH
 
 from tierbench.settings import tracking_uri as default_tracking_uri
@@ -41,6 +44,7 @@ TAG_FOLD = "fold"
 TAG_CONFIG_HASH = "config_hash"
 TAG_FAILURE = "failure_reason"
 TAG_PARENT = "mlflow.parentRunId"
+SQLITE_PREFIX = "sqlite:///"
 KIND_SUITE = "suite"
 KIND_TRIAL = "trial"
 FINISHED, FAILED, KILLED, RUNNING = "FINISHED", "FAILED", "KILLED", "RUNNING"
@@ -60,6 +64,27 @@ def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
         else:
             flat[name] = str(value)[:MAX_PARAM_VAL_LENGTH]
     return flat
+
+
+@contextmanager
+def store_creation_lock(tracking_uri: str) -> Iterator[None]:
+    """Hold an exclusive lock on a sqlite store's folder (no-op for other stores).
+
+    MLflow creates and migrates a sqlite schema on first use, and two processes doing that at once
+    crash each other: drivers started together take turns.
+    """
+    location = tracking_uri.removeprefix(SQLITE_PREFIX).partition("?")[0]
+    if not tracking_uri.startswith(SQLITE_PREFIX) or not location or location == ":memory:":
+        yield
+        return
+    folder = Path(location).expanduser().resolve().parent
+    folder.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
 
 
 def driver_identity() -> str:
@@ -95,11 +120,24 @@ class Tracker:
 
     def __init__(self, experiment: str, tracking_uri: str | None = None) -> None:
         self.tracking_uri = tracking_uri or default_tracking_uri()
-        self.client = MlflowClient(self.tracking_uri)
-        found = self.client.get_experiment_by_name(experiment)
-        self.experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)
+        with store_creation_lock(self.tracking_uri):
+            self.client = MlflowClient(self.tracking_uri)
+            self.experiment_id = self._experiment_id(experiment)
         self.experiment = experiment
         self._active: set[str] = set()
+
+    def _experiment_id(self, name: str) -> str:
+        """The experiment's id, creating it unless another process just did (a server has no lock)."""
+        found = self.client.get_experiment_by_name(name)
+        if found is not None:
+            return str(found.experiment_id)
+        try:
+            return str(self.client.create_experiment(name))
+        except MlflowException as error:
+            created = self.client.get_experiment_by_name(name)
+            if error.error_code != "RESOURCE_ALREADY_EXISTS" or created is None:
+                raise
+            return str(created.experiment_id)
 
     def start_suite(self, suite_name: str, params: Mapping[str, Any], tags: Mapping[str, str]) -> str:
         """Create the parent run of one suite execution."""

@@ -3,7 +3,9 @@
 ``id_prop.csv`` has one row per sample: the id (the CIF's file stem), then one or more target values.
 CGCNN writes it without a header; then the value columns are named by the spec's ``columns`` (default
 ``target`` for one column, ``target_0``, ``target_1`` … for several). A first row whose values are not
-numbers is read as a header. Units come from the spec's ``units``. CIFs are parsed with pymatgen.
+numbers is read as a header. An empty cell is a missing value; any other text in a value cell is kept
+(as meta) so that the loader can quarantine the row if that target is requested. Units come from the
+spec's ``units``. CIFs are parsed with pymatgen.
 """
 
 from __future__ import annotations
@@ -27,10 +29,6 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _value(text: str) -> float | None:
-    return float(text) if _is_number(text) else None
 
 
 def _column_names(rows: list[list[str]], spec: DatasetSpec) -> tuple[list[str], list[list[str]]]:
@@ -77,7 +75,9 @@ def read_cif_folder(path: Path | None, spec: DatasetSpec) -> SourceData:
         except InvalidStructureError as error:
             report.add(index, sample_id, error)
             continue
-        values = [_value(cell.strip()) for cell in row[1:]]
-        builder.add(index, sample_id, sites, dict(zip(names, values, strict=False)), {"file": cif.name})
+        cells = dict(zip(names, (cell.strip() for cell in row[1:]), strict=False))
+        targets = {name: float(text) if _is_number(text) else None for name, text in cells.items()}
+        text = {name: value for name, value in cells.items() if value and not _is_number(value)}
+        builder.add(index, sample_id, sites, targets, {"file": cif.name, **text})
     table, hints = builder.build()
     return SourceData(table, report, {}, hints, str(path))

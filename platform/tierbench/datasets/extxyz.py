@@ -30,11 +30,30 @@ FALLBACK_ID_KEYS = ("id", "name")
 CHARGE_KEY = "charge"
 
 
+def _is_count_line(line: str) -> bool:
+    fields = line.split()
+    return len(fields) == 1 and fields[0].isdigit()
+
+
+def _is_atom_line(line: str) -> bool:
+    fields = line.split()
+    try:
+        [float(field) for field in fields[1:4]]
+    except ValueError:
+        return False
+    return len(fields) >= 4
+
+
+def _next_count_line(lines: list[str], start: int) -> int:
+    return next((number for number in range(start, len(lines)) if _is_count_line(lines[number])), len(lines))
+
+
 def split_frames(text: str) -> Iterator[tuple[int, str | None, str]]:
     """``(frame number, frame text or None, problem)`` for each frame of an (ext)xyz text.
 
-    A frame is an atom-count line, a comment line and that many atom lines. When a count line cannot be
-    read, the rest of the file cannot be framed: one last item with ``None`` and the problem is yielded.
+    A frame is an atom-count line, a comment line and that many atom lines. A count line that cannot be
+    read, or a count followed by more atom lines than it announced, gives one item with ``None`` and the
+    problem; framing resumes at the next count line, so one bad frame costs only itself.
     """
     lines = text.splitlines(keepends=True)
     line, frame = 0, 0
@@ -42,16 +61,23 @@ def split_frames(text: str) -> Iterator[tuple[int, str | None, str]]:
         if not lines[line].strip():
             line += 1
             continue
-        count_text = lines[line].split()[0]
-        if not count_text.isdigit():
-            yield frame, None, f"line {line + 1}: expected an atom count, found {lines[line].strip()[:40]!r}"
-            return
-        end = line + int(count_text) + 2
-        if end > len(lines):
-            yield frame, None, f"line {line + 1}: frame of {count_text} atoms is cut off at the end of the file"
-            return
-        yield frame, "".join(lines[line:end]), ""
-        line, frame = end, frame + 1
+        start = line
+        if _is_count_line(lines[line]):
+            count = int(lines[line])
+            end = line + count + 2
+            if end > len(lines):
+                yield frame, None, f"line {line + 1}: frame of {count} atoms is cut off at the end of the file"
+                return
+            if end == len(lines) or not _is_atom_line(lines[end]):
+                yield frame, "".join(lines[line:end]), ""
+                line, frame = end, frame + 1
+                continue
+            problem = f"line {line + 1}: {count} atoms announced, but line {end + 1} is one more atom line"
+        else:
+            problem = f"line {line + 1}: expected an atom count, found {lines[line].strip()[:40]!r}"
+        line = _next_count_line(lines, start + 1)
+        yield frame, None, f"{problem} (lines {start + 1}-{line} skipped)"
+        frame += 1
 
 
 def _sites(atoms: Any, charge: float) -> SiteArrays:
@@ -85,6 +111,24 @@ def _add_atoms(builder: TableBuilder, index: int, atoms: Any, fields: Mapping[st
     builder.add(index, sample_id, _sites(atoms, charge), targets, meta)
 
 
+def _read_frame(read_xyz: Any, frame: str, index: int) -> Any:
+    """One frame as ASE atoms.
+
+    Raises:
+        InvalidStructureError: ``unknown_element`` for a symbol that is no element (ASE's KeyError).
+    """
+    from pymatgen.core import Element
+
+    try:
+        return next(read_xyz(io.StringIO(frame), 0))
+    except KeyError as error:
+        symbol = error.args[0] if error.args else None
+        if not isinstance(symbol, str) or Element.is_valid_symbol(symbol):
+            raise
+        message = f"frame {index}: unknown element symbol {symbol!r}"
+        raise InvalidStructureError(message, reason="unknown_element") from error
+
+
 def read_extxyz(path: Path | None, spec: DatasetSpec) -> SourceData:
     """Read an (extended) XYZ file, optionally compressed (see the module docstring)."""
     from ase.io.extxyz import read_xyz
@@ -97,7 +141,7 @@ def read_extxyz(path: Path | None, spec: DatasetSpec) -> SourceData:
         try:
             if frame is None:
                 raise InvalidStructureError(problem, reason="unparseable")
-            atoms = next(read_xyz(io.StringIO(frame), 0))
+            atoms = _read_frame(read_xyz, frame, index)
             _add_atoms(builder, index, atoms, atoms.info, spec.id_key)
         except InvalidStructureError as error:
             report.add(index, None, error)

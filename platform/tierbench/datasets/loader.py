@@ -14,7 +14,7 @@ from tierbench.datasets import units
 from tierbench.datasets.catalog import effective_spec, resolve_path
 from tierbench.datasets.dataset import Dataset, DatasetInfo
 from tierbench.datasets.filters import SelectionStep, apply_filters
-from tierbench.datasets.quarantine import screen_table
+from tierbench.datasets.quarantine import screen_table, screen_targets
 from tierbench.datasets.source import SourceData
 from tierbench.datasets.spec import DatasetSpec, TaskType
 
@@ -104,9 +104,9 @@ def load_dataset(spec: DatasetSpec | Mapping[str, Any]) -> Dataset:
     table = source.table.with_targets(targets)
     report = source.quarantine
     source_rows = len(table) + len(report)
-    rows = screen_table(table, report)
-    steps = [SelectionStep("quarantine", len(report), len(rows))]
     required = list(effective.targets or ())  # only the targets a spec names must be present
+    rows = screen_targets(table, screen_table(table, report), required, report)
+    steps = [SelectionStep("quarantine", len(report), len(rows))]
     rows, filter_steps = apply_filters(table, rows, effective.filters, required)
     steps.extend(filter_steps)
     if effective.size is not None:

@@ -7,7 +7,9 @@ left-handed cells, impossible charges and atoms closer than
 :data:`tierbench.structures.MIN_INTERATOMIC_DISTANCE` (periodic images included). The pass only finds
 *suspects*; each suspect is then built and checked by :func:`tierbench.structures.validate_structure`,
 whose reason code and message go into the report, so the verdict is always the one that function gives.
-Repeated ids are quarantined as ``duplicate_id`` (the first occurrence is kept).
+Repeated ids are quarantined as ``duplicate_id`` (the first occurrence is kept), and a requested target
+whose value is text or infinite as ``invalid_target`` (a missing value is no error: the
+``targets_present`` filter counts those).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from tierbench.datasets.table import StructureTable
-from tierbench.structures import MIN_INTERATOMIC_DISTANCE, validate_structure
+from tierbench.structures import MAX_EXTENT, MIN_INTERATOMIC_DISTANCE, validate_structure
 from tierbench.tier import InvalidStructureError
 
 MIN_CELL_VOLUME = 1e-3
@@ -144,6 +146,16 @@ def _close_contact_rows(table: StructureTable, rows: np.ndarray, cutoff: float) 
     return flagged
 
 
+def _molecule_spans(table: StructureTable) -> np.ndarray:
+    """Widest extent (Å) of each molecule's atoms along x, y or z (0 for an empty one)."""
+    low = np.full((len(table), 3), np.inf)
+    high = np.full((len(table), 3), -np.inf)
+    finite = np.isfinite(table.positions).all(axis=1)
+    np.minimum.at(low, table.owners()[finite], table.positions[finite])
+    np.maximum.at(high, table.owners()[finite], table.positions[finite])
+    return np.where(np.isfinite(low), high - low, 0.0).max(axis=1)
+
+
 def suspect_rows(table: StructureTable, min_distance: float = MIN_INTERATOMIC_DISTANCE) -> np.ndarray:
     """Rows that may fail :func:`validate_structure` (a superset of those that do)."""
     suspects = table.site_counts() == 0
@@ -152,9 +164,14 @@ def suspect_rows(table: StructureTable, min_distance: float = MIN_INTERATOMIC_DI
         finite_cell = np.isfinite(table.lattices).all(axis=(1, 2))
         volume = np.linalg.det(np.where(finite_cell[:, None, None], table.lattices, 0.0))
         suspects |= ~finite_cell | (volume < MIN_CELL_VOLUME)
-    elif table.charges is not None:
-        electrons = np.bincount(table.owners(), weights=table.numbers, minlength=len(table)) - table.charges
-        suspects |= electrons < 0
+        suspects |= ~(
+            np.linalg.norm(np.where(finite_cell[:, None, None], table.lattices, 0.0), axis=2) <= MAX_EXTENT
+        ).all(axis=1)
+    else:
+        if table.charges is not None:
+            electrons = np.bincount(table.owners(), weights=table.numbers, minlength=len(table)) - table.charges
+            suspects |= electrons < 0
+        suspects |= _molecule_spans(table) > MAX_EXTENT
     suspects |= _close_contact_rows(table, ~suspects, min_distance + SCREEN_TOLERANCE)
     return suspects
 
@@ -188,5 +205,25 @@ def screen_table(table: StructureTable, report: QuarantineReport) -> np.ndarray:
                 table.ids[row],
                 InvalidStructureError(f"id {table.ids[row]!r} repeats source row {original}", reason="duplicate_id"),
             )
+            keep[row] = False
+    return np.flatnonzero(keep)
+
+
+def screen_targets(table: StructureTable, rows: np.ndarray, names: list[str], report: QuarantineReport) -> np.ndarray:
+    """Quarantine the ``rows`` whose value of a requested target is text (kept as meta) or infinite.
+
+    Returns:
+        The rows that passed, in order.
+    """
+    keep = np.zeros(len(table), dtype=bool)
+    keep[rows] = True
+    for name in names:
+        values = table.targets[name]
+        text = table.meta.get(name, np.full(len(table), None, dtype=object))
+        has_text = np.array([value is not None for value in text], dtype=bool)
+        for row in np.flatnonzero(keep & (np.isinf(values) | has_text)):
+            value = text[row] if text[row] is not None else float(values[row])
+            error = InvalidStructureError(f"target {name!r} is {value!r}, not a finite number", reason="invalid_target")
+            report.add(table.source_index[row], table.ids[row], error)
             keep[row] = False
     return np.flatnonzero(keep)

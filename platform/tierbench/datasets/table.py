@@ -18,7 +18,7 @@ import numpy as np
 from pymatgen.core import Element, Molecule, Structure
 
 from tierbench.datasets.spec import TaskType
-from tierbench.structures import structure_from_arrays, validate_structure
+from tierbench.structures import plain_structure_dict, structure_from_arrays, validate_structure
 from tierbench.tier import InvalidStructureError
 
 
@@ -99,12 +99,13 @@ class SiteArrays:
         """Arrays of a ``Structure.as_dict()`` payload (as matminer and MP store structures).
 
         Ordered sites are read directly (oxidation states are dropped: tiers read elements); anything
-        else goes through pymatgen and validation.
+        else goes through pymatgen (without site properties, which pymatgen would decode into arbitrary
+        objects) and validation.
         """
         sites = payload["sites"]
         simple = all(len(site["species"]) == 1 and float(site["species"][0].get("occu", 1)) == 1.0 for site in sites)
         if not simple:
-            return cls.from_structure(Structure.from_dict(dict(payload)))
+            return cls.from_structure(Structure.from_dict(plain_structure_dict(payload)))
         symbols = [site["species"][0]["element"] for site in sites]
         return cls.from_lists(symbols, [site["abc"] for site in sites], payload["lattice"]["matrix"])
 

@@ -7,6 +7,7 @@ The outputs are also logged as artifacts of the suite run (``comparison/<metric>
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +68,7 @@ def compare(
     output: Path | None = None,
     baseline: str = BASELINE,
     log_to_suite: bool = True,
+    config_hashes: Collection[str] | None = None,
 ) -> Comparison:
     """Compare tier combinations over the finished trials of an experiment or one suite run.
 
@@ -79,6 +81,7 @@ def compare(
         output: Folder for the files (default ``.tierbench/compare/<experiment>``).
         baseline: Tier combination the paired tests compare against.
         log_to_suite: Log the files to the suite run (the given one, else the experiment's newest).
+        config_hashes: Compare only trials with these config hashes (a suite's current plan).
 
     Raises:
         ComparisonError: Unknown experiment or run, or no finished trial.
@@ -88,7 +91,7 @@ def compare(
     client = MlflowClient(tracking_uri or default_tracking_uri())
     suite = suite_run(client, suite_run_id) if suite_run_id is not None else None
     found = resolve_experiment(client, experiment, suite)
-    trials = collect_trials(client, found.experiment_id, suite_run_id)
+    trials = collect_trials(client, found.experiment_id, suite_run_id, config_hashes)
     summaries = summarize(trials, metric, baseline)
     if not summaries:
         raise ComparisonError(f"none of the {len(trials)} finished trials logged {metric} (or its task's default)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -186,11 +186,18 @@ def latest_suite_run(client: MlflowClient, experiment_id: str) -> str | None:
     return newest.info.run_id if newest else None
 
 
-def collect_trials(client: MlflowClient, experiment_id: str, suite_run_id: str | None = None) -> list[TrialRecord]:
+def collect_trials(
+    client: MlflowClient,
+    experiment_id: str,
+    suite_run_id: str | None = None,
+    config_hashes: Collection[str] | None = None,
+) -> list[TrialRecord]:
     """FINISHED trial runs of an experiment (or of one suite run), one per (dataset, target, tiers, split).
 
     A trial re-run (``--force``, or a later suite execution with another configuration) leaves several
     FINISHED runs for one split of one combination; the newest is kept, so means never mix them.
+    ``config_hashes`` keeps only the trials of one suite's current plan, so trials of an earlier
+    version of the suite in the same experiment stay out of its table.
 
     Raises:
         ComparisonError: No finished trial run matches.
@@ -202,7 +209,7 @@ def collect_trials(client: MlflowClient, experiment_id: str, suite_run_id: str |
     superseded = 0
     for run in search_all(client, [experiment_id], query):
         record = _record(run)
-        if record is None:
+        if record is None or (config_hashes is not None and record.config_hash not in config_hashes):
             continue
         key = (*record.group, record.split_id)
         kept = newest.get(key)
