@@ -272,7 +272,12 @@ def test_extxyz_and_ase_db_read_the_same_molecules(tmp_path: Path) -> None:
     spec = {"name": "mols", "format": "extxyz", "path": str(DATA / "molecules.extxyz")}
     molecules = load_dataset({**spec, "units": {"E_atomization_pbe0_kcalmol": "kcal/mol"}})
     assert molecules.ids == ("0001.xyz", "0002.xyz", "0003.xyz", "0004.xyz", "0005.xyz")
-    assert molecules.quarantine.counts() == {"unparseable": 2, "overlapping_atoms": 1, "impossible_charge": 1}
+    assert molecules.quarantine.counts() == {
+        "unknown_element": 1,
+        "unparseable": 1,
+        "overlapping_atoms": 1,
+        "impossible_charge": 1,
+    }
     assert molecules.units["E_atomization_pbe0_kcalmol"] == "kcal/mol"
     in_ev = load_dataset(
         {
