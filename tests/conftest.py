@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,19 @@ def ray_local() -> object:
     connect_ray(num_cpus=2)
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture
+def one_thread_training() -> Iterator[None]:
+    """Train on one torch thread and restore the process's determinism setting afterwards.
+
+    Tiny models run fastest on one thread (two threads crawl on a loaded machine), and
+    ``Trainer(deterministic=True)`` switches deterministic algorithms on for the whole process.
+    """
+    import torch
+
+    threads, enabled = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(enabled)

@@ -12,7 +12,6 @@ import io
 import itertools
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,8 @@ from tierbench.registry import BUILTIN_TIERS, get_tier
 from tierbench.tier import Tier, TierError
 
 sys.path.insert(0, str(REPO_ROOT / "tiers" / "examples" / "voronoi"))
+
+pytestmark = pytest.mark.usefixtures("one_thread_training")
 
 HARTREE_TO_EV = 27.211386
 NUM_TRAIN, NUM_VAL = 24, 8
@@ -57,17 +58,6 @@ COMBINATIONS = [
     for combination in itertools.combinations(sorted(BUILTIN), size)
     if all(kind in BUILTIN[name].kinds for name in combination)
 ]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread_and_restored_determinism() -> Iterator[None]:
-    # tiny models run fastest on one thread, and two threads crawl on a loaded machine;
-    # Trainer(deterministic=True) switches deterministic algorithms on for the whole process
-    threads, enabled = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(enabled)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ from typing import Any
 import pytest
 import pytorch_lightning as pl
 import ray.cloudpickle
-import torch
 
 import tierbench
 from tierbench.ddp import scaling_config
@@ -71,14 +69,6 @@ class KillOnce(pl.Callback):
 @pytest.fixture(scope="module")
 def qm9() -> tierbench.datasets.Dataset:
     return tierbench.load_dataset(QM9_60)
-
-
-@pytest.fixture
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _config(tmp_path: Path, **changes: Any) -> TrialConfig:
@@ -158,7 +148,7 @@ def test_a_trial_error_is_reported_and_the_others_finish(ray_local, qm9, tmp_pat
     assert results["fine"].status == "ok"
 
 
-def test_ray_trial_equals_local_run(ray_local, qm9, one_thread, tmp_path: Path) -> None:
+def test_ray_trial_equals_local_run(ray_local, qm9, one_thread_training, tmp_path: Path) -> None:
     config = _config(tmp_path)
     local = run_trial(config, dataset=qm9)
     job = _job("atom", config, tmp_path, trial="caller's record")
@@ -211,7 +201,7 @@ def test_killed_task_without_retries_fails_alone(ray_local, qm9, tmp_path: Path)
 
 
 @pytest.mark.slow
-def test_two_worker_ddp_trial_converges_like_one_worker(ray_local, qm9, one_thread, tmp_path: Path) -> None:
+def test_two_worker_ddp_trial_converges_like_one_worker(ray_local, qm9, one_thread_training, tmp_path: Path) -> None:
     from tierbench.tracking import Tracker
 
     config = _config(tmp_path, trainer={"max_epochs": 8, "batch_size": 8})

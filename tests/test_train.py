@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,10 @@ from tierbench.datasets.extxyz import split_frames
 from tierbench.registry import available_tiers
 from tierbench.train import TrialConfig, run_trial
 
-pytestmark = pytest.mark.skipif("atom" not in available_tiers(), reason="the atom tier is not available")
+pytestmark = [
+    pytest.mark.skipif("atom" not in available_tiers(), reason="the atom tier is not available"),
+    pytest.mark.usefixtures("one_thread_training"),
+]
 
 HARTREE_TO_EV = 27.211386
 TINY = {
@@ -26,15 +28,6 @@ TINY = {
     "trainer": {"max_epochs": 3, "batch_size": 16, "accelerator": "cpu"},
     "split": {"method": "random", "test": 0.2, "val": 0.2, "seed": 0},
 }
-
-
-@pytest.fixture(autouse=True)
-def _one_thread_and_restored_determinism() -> Iterator[None]:
-    threads, enabled = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(enabled)
 
 
 @pytest.fixture(scope="module")
