@@ -191,3 +191,24 @@ def test_many_processes_writing_the_same_keys_is_safe(tmp_path: Path) -> None:
     cache = GraphCache(tmp_path)
     assert cache.verify() == (3, 0)
     assert not list(tmp_path.rglob(".tmp-*")), "temporary files left behind"
+
+
+def test_dataset_rows_key_like_their_pymatgen_structures(datasets_dir: Path, tmp_path: Path) -> None:
+    from tierbench.cache import canonical_digest, structure_digest
+    from tierbench.datasets import load_dataset
+
+    charged = tmp_path / "charged.extxyz"
+    charged.write_text(
+        '3\nname=h2o+ charge=1 pbc="F F F"\nO 0 0 0.1173\nH 0 0.7572 -0.4692\nH 0 -0.7572 -0.4692\n'
+        '3\nname=h2o- charge=-1 pbc="F F F"\nO 0 0 0.1173\nH 0 0.7572 -0.4692\nH 0 -0.7572 -0.4692\n'
+    )
+    datasets = [
+        load_dataset({"name": "qm9", "size": 200, "seed": 5}),
+        load_dataset({"name": "mp_mtcgcnn", "size": 200, "seed": 5}),
+        load_dataset({"name": "ions", "format": "extxyz", "path": str(charged), "id_key": "name"}),
+    ]
+    for dataset in datasets:
+        from_arrays = [canonical_digest(dataset.table.canonical_form(row)) for row in range(len(dataset))]
+        assert from_arrays == [structure_digest(sample.structure) for sample in dataset], dataset.name
+    spins = [sample.structure.spin_multiplicity for sample in datasets[-1]]
+    assert spins == [2, 2] and len(set(from_arrays)) == 2

@@ -179,13 +179,21 @@ def test_task_trial_logs_curves_and_nodes_into_its_run(ray_local, qm9, tmp_path:
 
 
 @pytest.mark.slow
-def test_killed_task_is_retried_and_finishes(ray_local, qm9, tmp_path: Path) -> None:
+def test_killed_task_is_retried_into_the_same_run_without_duplicates(ray_local, qm9, tmp_path: Path) -> None:
+    from tierbench.tracking import Tracker
+
+    tracker = Tracker("retries", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    run_id = tracker.create_trial_run(tracker.start_suite("retries", {}, {}), "retried", {}, {})
     marker = tmp_path / "killed"
-    job = _job("retried", _config(tmp_path), tmp_path, callbacks=(KillOnce(marker),))
+    storage = str(tmp_path / "runs")
+    job = TrialJob("retried", _config(tmp_path), run_id, tracker.tracking_uri, storage, callbacks=(KillOnce(marker),))
     result = _run([job], Resources(max_failures=1), qm9)["retried"]
     assert marker.exists()
     assert result.status == "ok", result.failure_message
     assert result.epochs == 3
+    assert [point.step for point in tracker.client.get_metric_history(run_id, "val_loss")] == [0, 1, 2]
+    runs = tracker.client.search_runs([tracker.experiment_id])
+    assert sorted(run.info.run_name for run in runs) == ["retried", "suite retries"]
 
 
 @pytest.mark.slow

@@ -12,7 +12,8 @@ from pymatgen.core import Lattice, Molecule, Structure
 from pymatgen.core.periodic_table import DummySpecies
 
 import reference_structures
-from tierbench.structures import canonical_form, load_valid_structure, read_structure, validate_structure
+from tierbench.canonical import canonical_form
+from tierbench.structures import load_valid_structure, read_structure, validate_structure
 from tierbench.tier import InvalidStructureError
 
 

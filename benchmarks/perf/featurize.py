@@ -13,7 +13,11 @@ the serial and the parallel runs then compete for the cores on the same terms.
 
 Speed-up, per tier: the same structures are built serially in this process and on 2 Ray workers, each
 into an empty cache. The sets are sized so that the serial run of a slow tier takes about 10 s (quick) or
-25 s (full) on an idle machine. Target ≥ 1.8× for the slow tiers (motif, orbital).
+25 s (full) on an idle machine. Target ≥ 1.8× for the slow tiers (motif, orbital). Right before each
+pair, the same pure-Python loop runs in one process and then in two at once: the speed-up that the
+machine allows at that moment: about 2× on an idle 2-core machine, less while other work runs (with
+Linux's autogroup scheduling, a job started from another session takes its share of the cores whatever
+its niceness).
 
 Cold vs warm: what a suite sees, per set: one ``featurize`` call with all three tiers on 2 Ray workers
 into an empty cache, then the same call again on that cache (median of 3 warm runs). Target ≥ 100×.
@@ -36,19 +40,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from common import (
-    argument_parser,
-    load,
-    load_average,
-    machine,
-    measurement,
-    profiled,
-    require_datasets,
-    write_json,
-)
+from common import argument_parser, load, load_average, machine, measurement, profiled, require_datasets, write_json
 
 TIERS = ("atom", "motif", "orbital")
 SLOW_TIERS = ("motif", "orbital")
@@ -75,6 +72,8 @@ WARM_MODULES = (
 )
 """Modules a worker imports on its first builds; the probe checks that every worker holds them."""
 PROBE_HOLD_S = 0.5
+CEILING_ITERATIONS = 5_000_000
+"""Loop length of the 2-process ceiling: about 0.4 s on one idle core of the development machine."""
 WORKER_NICENESS_ENV = "RAY_worker_niceness"
 FULL_SIZES = {"qm9": 130_831, "mp": 33_064}
 SPEEDUP_TARGET = 1.8
@@ -146,8 +145,27 @@ def _warm_up(datasets: dict[str, Any], folder: Path) -> dict[str, Any]:
     return {"driver_s": here_s, "ray_workers_s": ray_s, "workers": workers, "workers_warm": warm}
 
 
-def _speedup(name: str, dataset: Any, tier: str, folder: Path) -> dict[str, Any]:
+def _spin(iterations: int) -> int:
+    """CPU-bound pure-Python work for the 2-process ceiling."""
+    total = 0
+    for value in range(iterations):
+        total += value * value
+    return total
+
+
+def _ceiling(pool: ProcessPoolExecutor) -> float:
+    """Speed-up of 2 processes over 1 on this machine now: the same loop alone, then twice at once."""
+    started = time.perf_counter()
+    pool.submit(_spin, CEILING_ITERATIONS).result()
+    alone = time.perf_counter() - started
+    started = time.perf_counter()
+    list(pool.map(_spin, [CEILING_ITERATIONS] * WORKERS))
+    return WORKERS * alone / (time.perf_counter() - started)
+
+
+def _speedup(name: str, dataset: Any, tier: str, folder: Path, pool: ProcessPoolExecutor) -> dict[str, Any]:
     load_before = load_average()
+    ceiling = _ceiling(pool)
     serial_s, serial = _timed(dataset, [tier], folder / f"{name}-{tier}-serial", 1)
     parallel_s, _ = _timed(dataset, [tier], folder / f"{name}-{tier}-ray", WORKERS)
     warm_s, warm = _timed(dataset, [tier], folder / f"{name}-{tier}-ray", WORKERS)
@@ -160,6 +178,7 @@ def _speedup(name: str, dataset: Any, tier: str, folder: Path) -> dict[str, Any]
         "ok": coverage["ok"],
         "failed": coverage["failed"],
         "load_average": load_before,
+        "ceiling": ceiling,
         "serial_s": serial_s,
         "serial_per_s": len(dataset) / serial_s,
         "ray2_per_s": len(dataset) / parallel_s,
@@ -204,7 +223,11 @@ def _projections(rows: list[dict[str, Any]]) -> dict[str, float]:
 def _speedup_measurements(row: dict[str, Any], workers_note: str) -> list[dict[str, Any]]:
     label = f"featurize {row['dataset']} × {row['tier']} ({row['structures']} structures)"
     slow = row["tier"] in SLOW_TIERS
-    note = f"serial run {row['serial_s']:.1f} s; load average {row['load_average']:.1f}; {workers_note}"
+    note = (
+        f"serial run {row['serial_s']:.1f} s; 2-process ceiling at that moment {row['ceiling']:.2f}× "
+        f"(speed-up / ceiling {row['speedup'] / row['ceiling']:.0%}); "
+        f"load average {row['load_average']:.1f}; {workers_note}"
+    )
     return [
         measurement(
             f"{label}: 2 warm Ray workers vs serial",
@@ -279,6 +302,12 @@ def _measurements(result: dict[str, Any]) -> list[dict[str, Any]]:
             tierbench=warm_up["ray_workers_s"],
             note=f"once per worker; kept out of every other row; {workers_note}",
         ),
+        measurement(
+            "2-process ceiling during the speed-up runs: a pure-Python loop twice at once vs alone",
+            unit="×",
+            tierbench=[row["ceiling"] for row in result["rows"]],
+            note="what the machine allowed at the time; about 2× on an idle 2-core machine",
+        ),
         measurement("peak RSS of the featurizing driver", unit="MiB", tierbench=result["peak_rss_mib"]),
     ]
     return rows
@@ -299,12 +328,12 @@ def _print(result: dict[str, Any]) -> None:
     print(f"measured runs reused the warm workers: {'yes' if result['workers_reused'] else 'NO'}")
     print(
         f"{'set':<5}{'tier':<9}{'n':>6}{'ok':>6}{'serial s':>10}{'serial/s':>10}{'2 Ray/s':>10}"
-        f"{'speedup':>9}{'cold/warm':>11}{'load':>6}"
+        f"{'speedup':>9}{'ceiling':>9}{'cold/warm':>11}{'load':>6}"
     )
     for row in result["rows"]:
         print(
             f"{row['dataset']:<5}{row['tier']:<9}{row['structures']:>6}{row['ok']:>6}{row['serial_s']:>10.1f}"
-            f"{row['serial_per_s']:>10.1f}{row['ray2_per_s']:>10.1f}{row['speedup']:>9.2f}"
+            f"{row['serial_per_s']:>10.1f}{row['ray2_per_s']:>10.1f}{row['speedup']:>9.2f}{row['ceiling']:>9.2f}"
             f"{row['cold_over_warm']:>11.0f}{row['load_average']:>6.1f}"
         )
     for row in result["cold_warm"]:
@@ -331,16 +360,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     mode = "quick" if args.quick else "full"
     datasets = _datasets(mode)
     load_before = load_average()
+    pool = ProcessPoolExecutor(WORKERS, mp_context=get_context("fork"))
+    list(pool.map(_spin, [1] * WORKERS))  # both processes start here, before Ray's threads exist
     os.environ.setdefault(WORKER_NICENESS_ENV, str(os.nice(0)))  # read by the local cluster Ray starts
     started = time.perf_counter()
     connect_ray(num_cpus=WORKERS)
     ray_start = time.perf_counter() - started
-    with tempfile.TemporaryDirectory(prefix="tierbench-perf-") as temporary:
+    with pool, tempfile.TemporaryDirectory(prefix="tierbench-perf-") as temporary:
         folder = Path(temporary)
         warm_up = _warm_up(datasets, folder)
         with profiled():
             rows = [
-                _speedup(name, _measured(data, size), tier, folder)
+                _speedup(name, _measured(data, size), tier, folder, pool)
                 for name, data in datasets.items()
                 for tier, size in SPEEDUP_SIZES[mode][name].items()
             ]

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch_geometric.data import Data
 
-from tierbench.structures import canonical_form
+from tierbench.canonical import canonical_form
 from tierbench.tier import Tier, TierError
 
 if TYPE_CHECKING:
@@ -112,7 +112,12 @@ def tier_digest(tier: Tier) -> str:
 
 def structure_digest(structure: Structure | Molecule) -> str:
     """Hash of the structure's canonical form."""
-    return _sha256_json(canonical_form(structure))
+    return canonical_digest(canonical_form(structure))
+
+
+def canonical_digest(form: dict[str, Any]) -> str:
+    """Hash of a canonical form (see :mod:`tierbench.canonical`)."""
+    return _sha256_json(form)
 
 
 def combine_digests(tier_hash: str, structure_hash: str) -> str:

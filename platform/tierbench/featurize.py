@@ -23,12 +23,14 @@ from torch_geometric.data import Data
 from tierbench.cache import (
     CacheWriteError,
     GraphCache,
+    canonical_digest,
     combine_digests,
     open_cache,
     structure_digest,
     tier_digest,
 )
 from tierbench.compact import CompactStructure, compact, expand
+from tierbench.datasets import Dataset
 from tierbench.featurize_progress import FeaturizationProgress
 from tierbench.registry import get_tier
 from tierbench.structures import Sample
@@ -261,7 +263,7 @@ def featurize(
     instances = _resolve_tiers(tiers)
     digests = {label: tier_digest(tier) for label, tier in instances.items()}
     result = Featurization(
-        sample_ids=[sample.id for sample in dataset],
+        sample_ids=list(dataset.ids) if isinstance(dataset, Dataset) else [sample.id for sample in dataset],
         tiers=instances,
         cache=graph_cache,
         keys={label: [] for label in instances},
@@ -269,8 +271,7 @@ def featurize(
         samples=dataset,
     )
     todo: list[tuple[int, tuple[tuple[str, str], ...]]] = []
-    for index, sample in enumerate(dataset):
-        structure_hash = structure_digest(sample.structure)
+    for index, structure_hash in enumerate(_structure_digests(dataset)):
         missing = []
         for label, tier in instances.items():
             key = combine_digests(digests[label], structure_hash)
@@ -294,6 +295,13 @@ def featurize(
             dispatch.run_on_ray(ray_address, workers, chunk_size)
     result.wall_seconds = time.perf_counter() - started
     return result
+
+
+def _structure_digests(dataset: Sequence[Sample]) -> Iterable[str]:
+    """The structure digest of every sample; a dataset table's straight from its arrays (no pymatgen)."""
+    if isinstance(dataset, Dataset):
+        return (canonical_digest(dataset.table.canonical_form(row)) for row in range(len(dataset)))
+    return (structure_digest(sample.structure) for sample in dataset)
 
 
 def _record_cached_failure(result: Featurization, cache: GraphCache, index: int, label: str) -> None:

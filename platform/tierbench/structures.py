@@ -366,27 +366,3 @@ def structure_from_arrays(
     if lattice is not None:
         return Structure(Lattice(lattice), species, coords, coords_are_cartesian=not fractional)
     return Molecule(species, coords, charge=charge, charge_spin_check=False)
-
-
-def canonical_form(structure: Structure | Molecule, decimals: int = 6) -> dict[str, Any]:
-    """A JSON-able description of the structure, exact to ``decimals``, that keys the graph cache.
-
-    Site order is kept (graphs refer to sites by index); fractional coordinates are wrapped into
-    ``[0, 1)`` so equivalent periodic images share a key.
-    """
-    species = [site.species_string for site in structure]
-    if isinstance(structure, Structure):
-        fractional = np.round(np.mod(structure.frac_coords, 1.0), decimals) % 1.0
-        return {
-            "kind": "crystal",
-            "lattice": np.round(structure.lattice.matrix, decimals).tolist(),
-            "species": species,
-            "frac_coords": (fractional + 0.0).tolist(),
-        }
-    return {
-        "kind": "molecule",
-        "species": species,
-        "coords": (np.round(structure.cart_coords, decimals) + 0.0).tolist(),
-        "charge": float(structure.charge),
-        "spin_multiplicity": int(structure.spin_multiplicity),
-    }

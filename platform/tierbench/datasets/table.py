@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from pymatgen.core import Element, Molecule, Structure
 
+from tierbench.canonical import canonical_arrays
 from tierbench.datasets.spec import TaskType
 from tierbench.structures import plain_structure_dict, structure_from_arrays, validate_structure
 from tierbench.tier import InvalidStructureError
@@ -25,6 +26,12 @@ from tierbench.tier import InvalidStructureError
 @cache
 def _atomic_numbers() -> dict[str, int]:
     return {element.symbol: element.Z for element in Element}
+
+
+@cache
+def _symbols() -> tuple[str, ...]:
+    """Element symbols indexed by atomic number (as pymatgen names the element of that number)."""
+    return ("", *(Element.from_Z(number).symbol for number in range(1, 119)))
 
 
 def lookup_numbers(symbols: Iterable[str]) -> np.ndarray:
@@ -168,6 +175,17 @@ class StructureTable:
         return structure_from_arrays(
             sites.numbers.tolist(), sites.positions, lattice=sites.lattice, fractional=True, charge=sites.charge
         )
+
+    def canonical_form(self, row: int) -> dict[str, Any]:
+        """:func:`tierbench.canonical.canonical_form` of :meth:`structure`, without building it."""
+        sites = self.sites(row)
+        symbols = _symbols()
+        species = [symbols[number] for number in sites.numbers.tolist()]
+        if sites.lattice is not None:
+            return canonical_arrays(species, sites.positions, sites.lattice)
+        electrons = float(sites.numbers.sum()) - sites.charge  # pymatgen's default spin follows its parity
+        spin = 1 if electrons % 2 == 0 else 2
+        return canonical_arrays(species, sites.positions, None, charge=sites.charge, spin_multiplicity=spin)
 
     def take(self, rows: np.ndarray) -> StructureTable:
         """The samples at ``rows`` (in that order) as a new table."""
