@@ -12,7 +12,7 @@ process, so here the workers get this process's niceness instead: on a machine s
 the serial and the parallel runs then compete for the cores on the same terms.
 
 Speed-up, per tier: the same structures are built serially in this process and on 2 Ray workers, each
-into an empty cache. The sets are sized so that the serial run of a slow tier takes about 10 s (quick) or
+into an empty cache. The sets are sized so that the serial run of a slow tier takes about 5 s (quick) or
 25 s (full) on an idle machine. Target ≥ 1.8× for the slow tiers (motif, orbital). Right before each
 pair, the same pure-Python loop runs in one process and then in two at once: the speed-up that the
 machine allows at that moment: about 2× on an idle 2-core machine, less while other work runs (with
@@ -57,10 +57,10 @@ SPECS = {
 WARM_UP_STRUCTURES = 8
 """Per set, featurized before any timing and excluded from every measured set."""
 SPEEDUP_SIZES = {
-    "quick": {"qm9": {"atom": 900, "motif": 500, "orbital": 900}, "mp": {"atom": 300, "motif": 300, "orbital": 100}},
+    "quick": {"qm9": {"atom": 450, "motif": 250, "orbital": 450}, "mp": {"atom": 150, "motif": 150, "orbital": 50}},
     "full": {"qm9": {"atom": 2000, "motif": 1300, "orbital": 2300}, "mp": {"atom": 800, "motif": 800, "orbital": 250}},
 }
-"""Structures per tier: serial motif and orbital runs of about 10 s (quick) and 25 s (full) on an idle machine."""
+"""Structures per tier: serial motif and orbital runs of about 5 s (quick) and 25 s (full) on an idle machine."""
 COLD_WARM_SIZES = {"quick": {"qm9": 200, "mp": 100}, "full": {"qm9": 600, "mp": 300}}
 WARM_REPEATS = 3
 WARM_MODULES = (
@@ -353,7 +353,7 @@ def _print(result: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the measurements and return them."""
-    args = argument_parser(__doc__, "about 10 s instead of 25 s per serial run of a slow tier").parse_args(argv)
+    args = argument_parser(__doc__, "about 5 s instead of 25 s per serial run of a slow tier").parse_args(argv)
     require_datasets()
     from tierbench.distributed import connect_ray
 

@@ -11,8 +11,8 @@ target is missed, the benchmark is rerun under cProfile and the report shows whe
 folder with its own graph cache and MLflow store, cold and then warm (the rerun finds every trial
 done); ``--bench-times COLD_S,WARM_S`` reports figures measured elsewhere instead.
 
-Times on the 2-core development machine: quick mode about 4½ minutes; full mode 20 minutes, plus
-``make bench`` (10–15 min cold) when it is timed here.
+Times on the 2-core development machine: quick mode about 5 minutes; full mode about 25 minutes, plus
+``make bench`` (about 4 min cold and 3½ min warm) when it is timed here.
 
 Run: ``.venv/bin/python benchmarks/perf/run_all.py [--quick] [--only NAME,…] [--bench-times COLD_S,WARM_S]
 [--skip-bench] [--no-profile] [--output DIR]`` (``make perf``, ``make perf QUICK=1``).
@@ -41,7 +41,7 @@ QUICK_BUDGET_S = 300.0
 TIMEOUT_S = {"quick": 600, "full": 4 * 3600}
 PROFILE_ARGS = {"train_throughput": ["--quick", "--no-combinations"]}
 """Arguments of the profiled rerun (default ``--quick``): enough work to show where the time goes."""
-FULL_MODE_TIME = "19.9 min on 2026-11-27, without `make bench`"
+FULL_MODE_TIME = "19.9 min on 2026-11-27 without `make bench`, plus about 5 min since the featurization benchmark grew"
 """Wall time of the last full-mode run on the 2-core development machine (quick reports quote it)."""
 DEFAULT_SUITE = REPO_ROOT / "benchmarks" / "suites" / "default.yaml"
 LOG_TAIL_LINES = 25
