@@ -280,6 +280,10 @@ class RunLogger:
         """Log several metrics at one step in one call."""
         log_batch(self.client, self.run_id, metrics=metrics, params={}, tags={}, step=step)
 
+    def logged_steps(self, key: str) -> set[int]:
+        """The steps at which the run already holds a value of ``key``."""
+        return {point.step for point in self.client.get_metric_history(self.run_id, key)}
+
     def set_tags(self, tags: Mapping[str, str]) -> None:
         """Set several tags in one call."""
         log_batch(self.client, self.run_id, metrics={}, params={}, tags=tags)
