@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import pytorch_lightning as pl
@@ -145,18 +145,44 @@ class MultiTierDataModule(pl.LightningDataModule):
         status = self.featurization.status
         return [f"{label}: {status[label][index]}" for label in self.tiers if status[label][index] != "ok"]
 
-    def _loader(self, part: str, shuffle: bool) -> DataLoader:
-        generator = torch.Generator().manual_seed(self.seed)
-        return DataLoader(self.samples[part], batch_size=self.batch_size, shuffle=shuffle, generator=generator)
-
     def train_dataloader(self) -> DataLoader:
-        """Shuffled (seeded) training batches."""
-        return self._loader("train", shuffle=True)
+        """Training batches, shuffled by (seed, epoch): a trial resumed from a checkpoint sees the same order."""
+        sampler = EpochShuffle(len(self.samples["train"]), self.seed)
+        return DataLoader(self.samples["train"], batch_size=self.batch_size, sampler=sampler)
 
     def val_dataloader(self) -> DataLoader:
         """Validation batches in split order."""
-        return self._loader("val", shuffle=False)
+        return DataLoader(self.samples["val"], batch_size=self.batch_size)
 
     def test_dataloader(self) -> DataLoader:
         """Test batches in split order."""
-        return self._loader("test", shuffle=False)
+        return DataLoader(self.samples["test"], batch_size=self.batch_size)
+
+
+class EpochShuffle(torch.utils.data.Sampler[int]):
+    """A random order of ``size`` indices drawn from ``(seed, epoch)`` alone.
+
+    Lightning calls :meth:`set_epoch` before every epoch, so epoch k has the same order whether training
+    ran through epochs 0…k-1 or resumed from a checkpoint of epoch k-1 (a generator carried from epoch to
+    epoch would start over on resume).
+
+    Args:
+        size: Number of samples.
+        seed: Seed of the shuffle.
+    """
+
+    def __init__(self, size: int, seed: int) -> None:
+        self.size = size
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the order of ``epoch`` next."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        return iter(torch.randperm(self.size, generator=generator).tolist())

@@ -300,10 +300,21 @@ def build_module(config: TrialConfig, data: TrialData) -> TierFusionModule:
 
 
 def trial_callbacks(config: TrainerConfig, checkpoint_dir: str | Path) -> list[Callback]:
-    """Best-checkpoint and early-stopping callbacks on the validation loss."""
-    callbacks: list[Callback] = [
-        ModelCheckpoint(dirpath=checkpoint_dir, filename="best", monitor=MONITOR, mode="min", save_top_k=1)
-    ]
+    """Best-checkpoint and early-stopping callbacks on the validation loss.
+
+    The best checkpoint is taken when validation ends, before any ``on_train_epoch_end`` hook: a resume
+    checkpoint written in that hook (Ray Train's) then knows the epoch's best, and a trial resumed from it
+    tests the same weights as an uninterrupted one.
+    """
+    best = ModelCheckpoint(
+        dirpath=checkpoint_dir,
+        filename="best",
+        monitor=MONITOR,
+        mode="min",
+        save_top_k=1,
+        save_on_train_epoch_end=False,
+    )
+    callbacks: list[Callback] = [best]
     if config.early_stopping_patience is not None:
         callbacks.append(EarlyStopping(monitor=MONITOR, mode="min", patience=config.early_stopping_patience))
     return callbacks
