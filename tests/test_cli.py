@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -76,3 +77,31 @@ def test_cache_info_verify_and_clear(tmp_path: Path, monkeypatch) -> None:
     assert "1 intact, 0 corrupt" in runner.invoke(app, ["cache", "verify", "--cache", str(cache_root)]).output
     assert "removed 1 entries" in runner.invoke(app, ["cache", "clear", "--cache", str(cache_root)]).output
     assert "empty" in runner.invoke(app, ["cache", "info", "--cache", str(cache_root)]).output
+
+
+def test_featurize_fills_the_cache_and_writes_the_coverage_report(tmp_path: Path) -> None:
+    spec = json.dumps({"name": "qm9", "size": 12, "seed": 4})
+    arguments = ["featurize", "--dataset", spec, "--tiers", "atom", "--workers", "1", "--cache", str(tmp_path)]
+    cold = runner.invoke(app, [*arguments, "--report", str(tmp_path / "coverage.json"), "--quiet"])
+    assert cold.exit_code == 0, cold.output
+    report = json.loads((tmp_path / "coverage.json").read_text())["qm9"]
+    assert report["coverage"]["atom"]["ok"] == 12 and report["covered_by_every_tier"] == 12
+    warm = runner.invoke(app, [*arguments, "--quiet"])
+    assert warm.exit_code == 0, warm.output
+    assert re.search(r"atom\s+12\s+0\s+12\s", warm.output), warm.output
+
+
+def test_featurize_takes_the_tiers_of_a_suite_and_refuses_ambiguous_input(tmp_path: Path) -> None:
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        "name: cli-featurize\n"
+        "datasets:\n  - {label: small, dataset: {name: qm9, size: 8, seed: 2}, target: gap}\n"
+        "tiers: {atom: {}}\n"
+        f"cache: {tmp_path / 'cache'}\n"
+    )
+    result = runner.invoke(app, ["featurize", "--suite", str(suite), "--workers", "1", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"atom\s+8\s+0\s+0\s", result.output), result.output
+    assert (tmp_path / "cache").is_dir()
+    neither = runner.invoke(app, ["featurize"])
+    assert neither.exit_code != 0 and "either --suite" in neither.output

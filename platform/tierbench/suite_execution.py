@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
@@ -23,6 +23,22 @@ from tierbench.runner import (
 )
 from tierbench.suite import Suite, SuiteDataset
 from tierbench.tracking import FAILED, FINISHED, Tracker
+
+if TYPE_CHECKING:
+    from tierbench.datasets import Dataset
+    from tierbench.featurize import Featurization
+
+
+def coverage_report(featurization: Featurization, dataset: Dataset, labels: list[str]) -> dict[str, Any]:
+    """What each tier built, what was excluded from the comparison and why, and the dataset's quarantine."""
+    return {
+        "coverage": featurization.coverage(),
+        "covered_by_every_tier": len(featurization.covered(labels)),
+        "excluded": featurization.exclusions(labels),
+        "failures": featurization.failures(),
+        "quarantine": dataset.quarantine.to_dict(),
+        "selection": [asdict(step) for step in dataset.info.selection],
+    }
 
 
 class SuiteExecution:
@@ -122,14 +138,7 @@ class SuiteExecution:
         )
         self.echo(featurization.table())
         covered = featurization.covered(labels)
-        coverage = {
-            "coverage": featurization.coverage(),
-            "covered_by_every_tier": len(covered),
-            "excluded": featurization.exclusions(labels),
-            "failures": featurization.failures(),
-            "quarantine": dataset.quarantine.to_dict(),
-            "selection": [asdict(step) for step in dataset.info.selection],
-        }
+        coverage = coverage_report(featurization, dataset, labels)
         self.outcome.coverage[entry.name] = coverage
         self._log_json(f"{entry.name}-coverage.json", coverage)
         if len(covered) < len(dataset):

@@ -11,6 +11,7 @@ from tierbench.cli import (  # noqa: F401  (registration)
     cluster_commands,
     compare_commands,
     data_commands,
+    featurize_commands,
     tier_commands,
 )
 from tierbench.cli.main import app
