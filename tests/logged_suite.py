@@ -14,7 +14,7 @@ import json
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -75,11 +75,11 @@ class LoggedTrial:
     tiers: str
     fold: int
     split_id: str
-    finished: bool
-    metrics: dict[str, float]
-    test_ids: tuple[str, ...]
-    truth: np.ndarray
-    predictions: np.ndarray
+    finished: bool = False
+    metrics: dict[str, float] = field(default_factory=dict)
+    test_ids: tuple[str, ...] = ()
+    truth: np.ndarray = field(default_factory=lambda: np.empty(0))
+    predictions: np.ndarray = field(default_factory=lambda: np.empty(0))
 
     @property
     def run_name(self) -> str:
@@ -164,21 +164,7 @@ def log_suite(
                 run_id = tracker.create_trial_run(suite_run_id, run_name, config, tags)
                 if failed == (label, combination, split.fold):
                     tracker.finish(run_id, FAILED, "training loss became NaN at epoch 3")
-                    logged.append(
-                        LoggedTrial(
-                            run_id,
-                            label,
-                            task,
-                            combination,
-                            split.fold,
-                            split.split_id,
-                            False,
-                            {},
-                            (),
-                            np.empty(0),
-                            np.empty(0),
-                        )
-                    )
+                    logged.append(LoggedTrial(run_id, label, task, combination, split.fold, split.split_id))
                     continue
                 worker = RunLogger(tracking_uri, run_id)
                 started = time.perf_counter()
@@ -206,11 +192,11 @@ def log_suite(
                         combination,
                         split.fold,
                         split.split_id,
-                        True,
-                        metrics,
-                        split.test,
-                        values[test],
-                        predictions,
+                        finished=True,
+                        metrics=metrics,
+                        test_ids=split.test,
+                        truth=values[test],
+                        predictions=predictions,
                     )
                 )
     tracker.finish(suite_run_id)
