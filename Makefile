@@ -45,6 +45,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check platform tiers tests benchmarks
 	$(BIN)/ruff format --check platform tiers tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 ui: $(STAMP)
 	MLFLOW_TRACKING_URI=$(MLFLOW_TRACKING_URI) $(BIN)/tierbench ui --port $(UI_PORT)

@@ -9,9 +9,7 @@ from pathlib import Path
 
 import pytest
 
-TESTS_DIR = Path(__file__).resolve().parent
-REPO_ROOT = TESTS_DIR.parent
-sys.path.insert(0, str(TESTS_DIR))
+from tests.paths import EXAMPLE_PLUGIN_DIR, REPO_ROOT
 
 DATASETS_HINT = (
     "external datasets not found: set TIERBENCH_DATASETS to the folder holding mp_mtcgcnn/, qm9_10k/ "
@@ -32,6 +30,7 @@ def datasets_dir() -> Path:
     found = find_datasets_dir()
     if found is None:
         pytest.skip(DATASETS_HINT)
+    os.environ.setdefault("TIERBENCH_DATASETS", str(found))  # catalog names resolve there too
     return found
 
 
@@ -43,15 +42,12 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-EXAMPLE_PLUGIN_DIR = REPO_ROOT / "tiers" / "examples" / "voronoi"
-
-
 @pytest.fixture(scope="session")
 def ray_local() -> object:
     """A real local Ray cluster (2 CPUs) shared by the session; the example plug-in is importable in workers."""
     import ray
 
-    from tierbench.distributed import connect_ray
+    from tierbench.ray_connection import connect_ray
 
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(EXAMPLE_PLUGIN_DIR), os.environ.get("PYTHONPATH")]))
     if str(EXAMPLE_PLUGIN_DIR) not in sys.path:

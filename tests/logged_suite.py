@@ -26,9 +26,11 @@ from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from tests.paths import DATA_DIR
 from tierbench.datasets import Dataset, load_dataset
-from tierbench.splits import make_splits
-from tierbench.tracking import (
+from tierbench.datasets.splits import make_splits
+from tierbench.tracking.store import RunLogger, Tracker
+from tierbench.tracking.tags import (
     FAILED,
     TAG_CONFIG_HASH,
     TAG_DATASET,
@@ -39,11 +41,9 @@ from tierbench.tracking import (
     TAG_TASK,
     TAG_TIERS,
     TAG_UNIT,
-    RunLogger,
-    Tracker,
 )
 
-DATA = Path(__file__).resolve().parent / "data" / "datasets"
+DATA = DATA_DIR / "datasets"
 # label → (matbench task, target, file)
 DATASETS = {
     "gap": ("matbench_mp_gap", "gap pbe", DATA / "matbench_mp_gap.json.gz"),

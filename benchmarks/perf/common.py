@@ -56,7 +56,7 @@ def require_datasets() -> Path:
 def load(spec: Mapping[str, Any]) -> Dataset:
     """A dataset of the catalog (``qm9``, ``qm9_10k``, ``mp_mtcgcnn`` …) through :func:`tierbench.load_dataset`."""
     require_datasets()
-    from tierbench import load_dataset
+    from tierbench.datasets.loader import load_dataset
 
     return load_dataset(spec)
 

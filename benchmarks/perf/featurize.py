@@ -64,9 +64,9 @@ SPEEDUP_SIZES = {
 COLD_WARM_SIZES = {"quick": {"qm9": 200, "mp": 100}, "full": {"qm9": 600, "mp": 300}}
 WARM_REPEATS = 3
 WARM_MODULES = (
-    "tierbench_tiers.atom.tier",
-    "tierbench_tiers.motif.tier",
-    "tierbench_tiers.orbital.tier",
+    "tierbench_tiers.atom.builder",
+    "tierbench_tiers.motif.builder",
+    "tierbench_tiers.orbital.builder",
     "tblite.interface",
     "pyscf.lib",
 )
@@ -98,7 +98,7 @@ def _measured(dataset: Any, size: int) -> Any:
 def _timed(
     dataset: Any, tiers: Sequence[str], cache: Path, workers: int, chunk_size: int | None = None
 ) -> tuple[float, Any]:
-    from tierbench.featurize import featurize
+    from tierbench.featurization.engine import featurize
 
     started = time.perf_counter()
     result = featurize(dataset, list(tiers), cache=cache, workers=workers, chunk_size=chunk_size, progress=False)
@@ -355,7 +355,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the measurements and return them."""
     args = argument_parser(__doc__, "about 5 s instead of 25 s per serial run of a slow tier").parse_args(argv)
     require_datasets()
-    from tierbench.distributed import connect_ray
+    from tierbench.ray_connection import connect_ray
 
     mode = "quick" if args.quick else "full"
     datasets = _datasets(mode)

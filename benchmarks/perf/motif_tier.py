@@ -41,8 +41,8 @@ from torch_geometric.data import Data
 from tierbench.tier import TierError
 from tierbench_tiers.motif import MotifTier
 from tierbench_tiers.motif.features import EDGE_FEATURE_NAMES, NODE_FEATURE_NAMES
+from tierbench_tiers.motif.labels import GEOMETRY_TYPES
 from tierbench_tiers.motif.roles import decide_roles
-from tierbench_tiers.motif.shapes import GEOMETRY_TYPES
 
 if TYPE_CHECKING:
     from tierbench.datasets import Dataset

@@ -1,12 +1,12 @@
 """Ray's cost per trial: plain ``run_trial`` against the same trial scheduled on Ray, on the same data.
 
-The anchor is :func:`tierbench.train.run_trial` in this process (one torch thread). The same trial then
-runs through :func:`tierbench.scheduling.run_trials`:
+The anchor is :func:`tierbench.trial.run.run_trial` in this process (one torch thread). The same trial then
+runs through :func:`tierbench.cluster.scheduler.run_trials`:
 
 * as single-worker Ray tasks, one at a time (``max_concurrent_trials=1``): the first lands in a fresh
   worker process (cold: Python, torch and Lightning imports), the others reuse it (warm);
 * unless ``--quick``, on Ray Train (``TorchTrainer``, DDP on CPU) with 2 workers and with 1 worker
-  (launched directly: :func:`~tierbench.scheduling.run_trials` runs a single CPU worker as a task, and
+  (launched directly: :func:`~tierbench.cluster.scheduler.run_trials` runs a single CPU worker as a task, and
   this row shows what Ray Train would cost instead).
 
 Per trial: the driver's wall time from submission to result, the trial's own time inside the worker
@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _config(size: int, epochs: int, folder: Path) -> Any:
-    from tierbench.train import TrialConfig
+    from tierbench.config.trial import TrialConfig
 
     return TrialConfig.model_validate(
         {
@@ -59,8 +59,8 @@ def _config(size: int, epochs: int, folder: Path) -> Any:
 
 def _paired(config: Any, dataset: Any, repeats: int, folder: Path) -> dict[str, Any]:
     """Plain ``run_trial`` and a warm single-worker Ray task, alternated so that noise hits both alike."""
-    from tierbench.suite import Resources
-    from tierbench.train import run_trial
+    from tierbench.config.suite import Resources
+    from tierbench.trial.run import run_trial
 
     run_trial(config, dataset=dataset)  # fills the graph cache; not timed
     [cold] = _scheduled(config, dataset, Resources(), ["cold"], folder)
@@ -87,10 +87,11 @@ def _paired(config: Any, dataset: Any, repeats: int, folder: Path) -> dict[str, 
 
 
 def _scheduled(config: Any, dataset: Any, resources: Any, names: list[str], folder: Path) -> list[Any]:
-    from tierbench.scheduling import TrialJob, run_trials
+    from tierbench.cluster.jobs import TrialJob
+    from tierbench.cluster.scheduler import run_trials
 
     results: list[Any] = []
-    jobs = [TrialJob(name, config, None, None, str(folder / "runs")) for name in names]
+    jobs = [TrialJob(name, config, str(folder / "runs")) for name in names]
     run_trials(jobs, resources, dataset=dataset, on_result=lambda job, result: results.append(result))
     failed = [result.failure_message for result in results if result.status != "ok"]
     if failed:
@@ -101,9 +102,9 @@ def _scheduled(config: Any, dataset: Any, resources: Any, names: list[str], fold
 def _ray_train(config: Any, dataset: Any, workers: int, anchor: float, folder: Path) -> dict[str, Any]:
     import ray
 
-    from tierbench.ddp import run_ddp_trial
-    from tierbench.scheduling import TrialJob
-    from tierbench.suite import Resources
+    from tierbench.cluster.jobs import TrialJob
+    from tierbench.cluster.ray_train import run_ddp_trial
+    from tierbench.config.suite import Resources
 
     resources = Resources(workers_per_trial=workers, max_failures=0)
     storage = folder / f"ray_train_{workers}"
@@ -112,7 +113,7 @@ def _ray_train(config: Any, dataset: Any, workers: int, anchor: float, folder: P
     else:
         # run_trials gives a single CPU worker a plain task; launch Ray Train directly to see what it would cost
         started = time.perf_counter()
-        job = TrialJob("ray_train_1", config, None, None, str(storage))
+        job = TrialJob("ray_train_1", config, str(storage))
         result = ray.get(ray.remote(run_ddp_trial).options(num_cpus=0).remote(job, resources, [ray.put(dataset)]))
         result.wall_seconds = time.perf_counter() - started
     return {
@@ -173,7 +174,7 @@ def _print_table(result: dict[str, Any]) -> None:
     config = result["config"]
     print(f"\nRay overhead per trial ({config['size']} QM9 molecules, {config['epochs']} epochs, atom tier)")
     print(f"{'path':<26}{'wall s':>12}{'in worker s':>12}{'Ray s':>12}{'vs anchor s':>12}{'test MAE eV':>13}")
-    print(_row("run_trial (anchor)", (local["median_wall"], None, None, None), local["test_mae"]))
+    print(_row("run_trial (anchor)", (local["median_wall"], None), local["test_mae"]))
     cold = (tasks["cold_wall"], tasks["cold_in_worker"], tasks["cold_wall"] - tasks["cold_in_worker"])
     print(_row("Ray task, cold worker", (*cold, tasks["cold_wall"] - local["median_wall"]), tasks["test_mae"]))
     warm_in_worker = statistics.median(tasks["warm_in_worker"])
@@ -193,7 +194,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     torch.set_flush_denormal(True)
     torch.set_num_threads(1)
     import tierbench
-    from tierbench.distributed import connect_ray
+    from tierbench.ray_connection import connect_ray
 
     with tempfile.TemporaryDirectory(prefix="tierbench-ray-overhead-") as temporary:
         folder = Path(temporary)

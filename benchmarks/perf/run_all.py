@@ -1,6 +1,6 @@
 """Run every performance benchmark in its own fresh process and write ``REPORT.md`` (+ ``REPORT.json``).
 
-Each benchmark (``atom_tier``, ``motif_tier``, ``orbital_tier``, ``featurize``, ``train_throughput``,
+Each benchmark (``dry_run``, ``atom_tier``, ``motif_tier``, ``orbital_tier``, ``featurize``, ``train_throughput``,
 ``ray_overhead``) runs as ``python benchmarks/perf/<name>.py [--quick] --json FILE`` in a new process,
 so denormal flushing, thread settings and Ray sessions never leak from one into the next. A benchmark
 that is missing, fails or times out is listed as such in the report; the others still run. Where a
@@ -36,7 +36,7 @@ from common import PROFILE_ENV, REPO_ROOT, load_average, machine, write_json
 from render_report import measurements_of, missed, profile_summary, render
 
 PERF_DIR = Path(__file__).resolve().parent
-BENCHMARKS = ("atom_tier", "motif_tier", "orbital_tier", "featurize", "train_throughput", "ray_overhead")
+BENCHMARKS = ("dry_run", "atom_tier", "motif_tier", "orbital_tier", "featurize", "train_throughput", "ray_overhead")
 QUICK_BUDGET_S = 300.0
 TIMEOUT_S = {"quick": 600, "full": 4 * 3600}
 PROFILE_ARGS = {"train_throughput": ["--quick", "--no-combinations"]}

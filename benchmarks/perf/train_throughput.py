@@ -69,8 +69,8 @@ def _mp_crystals(count: int) -> list[tuple[Any, float]]:
 
 def _tier_graphs(structures: list[tuple[Any, float]], tier_names: Sequence[str]) -> dict[str, list[Any]]:
     """Each tier's graph of every structure (``None`` where the tier refuses it), built once."""
-    from tierbench.registry import get_tier
     from tierbench.tier import TierError
+    from tierbench.tier.registry import get_tier
 
     graphs: dict[str, list[Any]] = {}
     for name in tier_names:
@@ -86,7 +86,7 @@ def _tier_graphs(structures: list[tuple[Any, float]], tier_names: Sequence[str])
 
 def _samples(structures: list[tuple[Any, float]], graphs: dict[str, list[Any]], tier_names: Sequence[str]) -> list[Any]:
     """Multi-tier samples of the structures every tier of ``tier_names`` builds (targets standardized)."""
-    from tierbench.multitier import combine_tiers
+    from tierbench.samples.multitier import combine_tiers
 
     values = torch.tensor([target for _, target in structures])
     mean, std = values.mean().item(), values.std().item()
@@ -140,8 +140,9 @@ def _schnet() -> tuple[nn.Module, Callable[[Any], Tensor]]:
 
 
 def _fusion(tier_names: Sequence[str]) -> tuple[nn.Module, Callable[[Any], Tensor]]:
-    from tierbench.model import FusionNetwork, ModelConfig
-    from tierbench.registry import get_tier
+    from tierbench.config.model import ModelConfig
+    from tierbench.model.fusion import FusionNetwork
+    from tierbench.tier.registry import get_tier
 
     model = FusionNetwork({name: get_tier(name).dims for name in tier_names}, ModelConfig(), num_outputs=1)
     return model, model
@@ -223,8 +224,9 @@ def _combinations(
     structure_sets: dict[str, list[tuple[Any, float]]], batch_size: int, passes: int
 ) -> list[dict[str, Any]]:
     """Graphs/s of the fusion model for every combination of the tiers that take each set's structures."""
-    from tierbench.registry import BUILTIN_TIERS, get_tier
+    from tierbench.plugins import BUILTIN_TIERS
     from tierbench.tier import structure_kind
+    from tierbench.tier.registry import get_tier
 
     loadable = {}
     for name in BUILTIN_TIERS:

@@ -12,7 +12,10 @@ import os
 from pathlib import Path
 
 DEFAULT_CACHE_DIR = Path(".tierbench") / "cache"
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+DEFAULT_STORAGE = Path(".tierbench") / "runs"
+"""Checkpoints of trials, unless a suite names its ``storage``."""
+SQLITE_PREFIX = "sqlite:///"
+DEFAULT_TRACKING_URI = f"{SQLITE_PREFIX}mlflow.db"
 
 
 def cache_dir() -> Path:
@@ -29,3 +32,17 @@ def datasets_dir() -> Path | None:
 def tracking_uri() -> str:
     """MLflow tracking URI."""
     return os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI)
+
+
+def sqlite_path(tracking_uri: str) -> Path | None:
+    """The file of a ``sqlite:///`` tracking URI (``None`` for other stores and in-memory sqlite)."""
+    if not tracking_uri.startswith(SQLITE_PREFIX):
+        return None
+    location = tracking_uri.removeprefix(SQLITE_PREFIX).partition("?")[0]
+    return Path(location).expanduser() if location and location != ":memory:" else None
+
+
+def store_exists(tracking_uri: str) -> bool:
+    """Whether the store may hold runs: ``False`` only for a sqlite file that does not exist yet."""
+    path = sqlite_path(tracking_uri)
+    return path is None or path.exists()

@@ -30,6 +30,9 @@ is 0 (the mean) with its ``_known`` flag 0; the flags follow the six properties 
 the order electronegativity, covalent radius, first ionization energy, electron affinity, molar
 volume, valence. Pymatgen's data for the transactinides (``Z > 103``) is sparse and partly estimated,
 so their properties are all treated as unknown: their vectors carry group, period, block and mass.
+
+NumPy and pymatgen are imported by the functions that use them: the tiers' classes read the column
+layout from this module and must import without them.
 """
 
 from __future__ import annotations
@@ -41,14 +44,11 @@ from collections.abc import Callable, Sequence
 from functools import cache
 from typing import TYPE_CHECKING
 
-import numpy as np
-from pymatgen.analysis.molecule_structure_comparator import CovalentRadius
-from pymatgen.core import Element
-
-from tierbench.tier import UnsupportedElementError, UnsupportedStructureError
+from tierbench.errors import UnsupportedElementError, UnsupportedStructureError
 
 if TYPE_CHECKING:
-    from pymatgen.core import Molecule, Site, Structure
+    import numpy as np
+    from pymatgen.core import Element, Molecule, Site, Structure
 
 MAX_ATOMIC_NUMBER = 118
 NUM_ELEMENT_TYPES = MAX_ATOMIC_NUMBER + 1
@@ -74,6 +74,8 @@ def _electronegativity(element: Element) -> float:
 
 
 def _covalent_radius(element: Element) -> float:
+    from pymatgen.analysis.molecule_structure_comparator import CovalentRadius
+
     return _optional(CovalentRadius.radius.get(element.symbol))
 
 
@@ -141,6 +143,9 @@ def _raw_properties(element: Element) -> list[float]:
 
 @cache
 def _build_table() -> np.ndarray:
+    import numpy as np
+    from pymatgen.core import Element
+
     elements = [Element.from_Z(z) for z in range(1, NUM_ELEMENT_TYPES)]
     with warnings.catch_warnings():  # pymatgen warns about every gap in its data; gaps are flagged instead
         warnings.simplefilter("ignore")
@@ -205,6 +210,8 @@ def atomic_numbers(structure: Structure | Molecule | Sequence[Site], *, tier: st
         UnsupportedStructureError: A site is partially occupied.
         UnsupportedElementError: A site holds a dummy species (no element).
     """
+    import numpy as np
+
     numbers = np.zeros(len(structure), dtype=np.int64)
     for index, site in enumerate(structure):
         composition = site.species  # read once: ``site.specie`` reads it three times

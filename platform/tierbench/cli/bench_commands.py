@@ -24,20 +24,27 @@ def bench(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
 ) -> None:
     """Run a suite: featurize on Ray through the cache, train every trial, record in MLflow, compare."""
-    from tierbench.runner import TO_RUN, dry_run_table, run_suite, suite_statuses
-    from tierbench.suite import SuiteError, load_suite
-    from tierbench.tracking import Tracker
-    from tierbench.train import configure_cpu
+    from tierbench.config.suite import SuiteError, load_suite
+    from tierbench.settings import store_exists, tracking_uri
+    from tierbench.suite.outcome import TO_RUN, dry_run_table, suite_statuses
 
-    configure_cpu()
     try:
         suite = load_suite(suite_file, parse_assignments(overrides))
     except (SuiteError, FileNotFoundError) as error:
         raise fail(str(error)) from error
     if dry_run:
-        tracker = Tracker(suite.tracking.experiment or suite.name, suite.tracking.tracking_uri)
+        store = suite.tracking.tracking_uri or tracking_uri()
+        tracker = None
+        if store_exists(store):  # a store that does not exist yet holds no finished trial: create nothing
+            from tierbench.tracking.store import Tracker
+
+            tracker = Tracker(suite.tracking.experiment or suite.name, store)
         typer.echo(dry_run_table(suite_statuses(suite, tracker, force)))
         return
+    from tierbench.suite.run import run_suite
+    from tierbench.trial.steps import configure_cpu
+
+    configure_cpu()  # before torch starts its threads
     outcome = run_suite(suite, address=address, force=force, progress=not quiet, echo=typer.echo)
     ran = sum(status.state == TO_RUN for status in outcome.statuses)
     typer.echo(

@@ -20,7 +20,7 @@ CacheOption = Annotated[
 @cache_app.command("info")
 def cache_info(cache: CacheOption = None) -> None:
     """Entries and size per tier."""
-    from tierbench.cache import open_cache
+    from tierbench.featurization.cache import open_cache
 
     graph_cache = open_cache(cache)
     summary = graph_cache.info()
@@ -36,7 +36,7 @@ def cache_info(cache: CacheOption = None) -> None:
 @cache_app.command("verify")
 def cache_verify(cache: CacheOption = None) -> None:
     """Check every entry's checksum; remove corrupt entries so they are rebuilt."""
-    from tierbench.cache import open_cache
+    from tierbench.featurization.cache import open_cache
 
     intact, corrupt = open_cache(cache).verify()
     typer.echo(f"{intact} intact, {corrupt} corrupt (removed)")
@@ -48,7 +48,7 @@ def cache_clear(
     tier: Annotated[str | None, typer.Option("--tier", help="Clear only this tier's entries.")] = None,
 ) -> None:
     """Delete cached graphs (all, or one tier's)."""
-    from tierbench.cache import open_cache
+    from tierbench.featurization.cache import open_cache
 
     removed = open_cache(cache).clear(tier)
     typer.echo(f"removed {removed} entries")

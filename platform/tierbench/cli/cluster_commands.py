@@ -15,7 +15,7 @@ def cluster_validate(
     path: Annotated[Path, typer.Argument(help="Ray cluster launcher file.")] = Path("ray_cluster.yaml"),
 ) -> None:
     """Validate a Ray cluster launcher file offline (Ray's schema and rules, plus tierbench's)."""
-    from tierbench.cluster_config import ClusterConfigError, validate_cluster_file
+    from tierbench.cluster.launcher_config import ClusterConfigError, validate_cluster_file
 
     try:
         config = validate_cluster_file(path)

@@ -16,9 +16,9 @@ if TYPE_CHECKING:
 
 def _suite_work(suite_file: Path, overrides: list[str] | None) -> tuple[list[tuple[str, Any, dict[str, Tier]]], Any]:
     """Per dataset entry of a suite: its label, its dataset spec and the tiers its trials use."""
-    from tierbench.plan import plan_suite
-    from tierbench.registry import get_tier
-    from tierbench.suite import SuiteError, load_suite
+    from tierbench.config.suite import SuiteError, load_suite
+    from tierbench.suite.plan import plan_suite
+    from tierbench.tier.registry import get_tier
 
     try:
         suite = load_suite(suite_file, parse_assignments(overrides))
@@ -54,9 +54,9 @@ def featurize_command(
 ) -> None:
     """Build tier graphs into the cache (a warm cache makes a suite's featurization instant)."""
     from tierbench.datasets import load_dataset
-    from tierbench.featurize import featurize
-    from tierbench.registry import get_tier
-    from tierbench.suite_execution import coverage_report
+    from tierbench.featurization.engine import featurize
+    from tierbench.featurization.results import coverage_report
+    from tierbench.tier.registry import get_tier
 
     if (suite_file is None) == (dataset is None):
         raise fail("give either --suite SUITE or --dataset SPEC --tiers TIERS")

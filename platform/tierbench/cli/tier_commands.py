@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from tierbench.cli.main import app, fail, parse_assignments
+from tierbench.errors import Reason
 
 
 @app.command("tiers")
@@ -17,7 +18,7 @@ def list_tiers(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List the registered tiers: name, version, feature dims and where each comes from."""
-    from tierbench.registry import available_tiers, loadable_tiers
+    from tierbench.tier.registry import available_tiers, loadable_tiers
 
     specs = available_tiers()
     rows: list[dict[str, Any]] = []
@@ -52,8 +53,8 @@ def validate_files(
     files: Annotated[list[Path], typer.Argument(help="Structure files (CIF, POSCAR, xyz/extxyz, pymatgen JSON).")],
 ) -> None:
     """Check structure files; print OK or the specific reason each one is rejected."""
-    from tierbench.structures import load_valid_structure
-    from tierbench.tier import InvalidStructureError
+    from tierbench.errors import InvalidStructureError
+    from tierbench.structures.readers import load_valid_structure
 
     failures = 0
     for path in files:
@@ -61,7 +62,7 @@ def validate_files(
             structure = load_valid_structure(path)
         except (InvalidStructureError, FileNotFoundError) as error:
             failures += 1
-            reason = getattr(error, "reason", "missing_file")
+            reason = getattr(error, "reason", Reason.MISSING_FILE)
             typer.echo(f"FAIL {path}: [{reason}] {error}")
             continue
         kind = "crystal" if hasattr(structure, "lattice") else "molecule"
@@ -78,9 +79,9 @@ def describe(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Build one tier's graph for one structure and show what the tier sees."""
-    from tierbench.registry import get_tier
-    from tierbench.structures import load_valid_structure
-    from tierbench.tier import InvalidStructureError, TierError
+    from tierbench.errors import InvalidStructureError, TierError
+    from tierbench.structures.readers import load_valid_structure
+    from tierbench.tier.registry import get_tier
 
     try:
         structure = load_valid_structure(file)

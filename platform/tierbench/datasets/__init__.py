@@ -8,12 +8,12 @@ were rejected and why.
 
 from __future__ import annotations
 
+from tierbench.config.dataset import FORMATS, DatasetSpec, FilterSpec
 from tierbench.datasets.catalog import CATALOG, CatalogEntry, data_home, resolve_path
 from tierbench.datasets.dataset import Dataset, DatasetInfo
 from tierbench.datasets.filters import SelectionStep
 from tierbench.datasets.loader import READERS, load_dataset
 from tierbench.datasets.quarantine import QuarantinedRow, QuarantineReport
-from tierbench.datasets.spec import FORMATS, DatasetSpec, FilterSpec
 
 __all__ = [
     "CATALOG",

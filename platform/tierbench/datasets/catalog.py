@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from tierbench import settings
+from tierbench.config.dataset import FORMATS, DatasetFormat, DatasetSpec
 from tierbench.datasets import units
 from tierbench.datasets.matbench_tasks import MATBENCH_STRUCTURE_TASKS
-from tierbench.datasets.spec import FORMATS, DatasetFormat, DatasetSpec
 
 LOCAL_DATA_HOME = Path(".tierbench") / "datasets"
 """Where datasets live when ``$TIERBENCH_DATASETS`` is not set (``tierbench data fetch`` writes here)."""

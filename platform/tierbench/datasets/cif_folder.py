@@ -13,12 +13,12 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from tierbench.config.dataset import DatasetSpec
 from tierbench.datasets.quarantine import QuarantineReport
 from tierbench.datasets.source import SourceData
-from tierbench.datasets.spec import DatasetSpec
 from tierbench.datasets.table import SiteArrays, TableBuilder
-from tierbench.structures import read_structure
-from tierbench.tier import InvalidStructureError
+from tierbench.errors import InvalidStructureError, Reason
+from tierbench.structures.readers import read_structure
 
 ID_PROP_FILE = "id_prop.csv"
 
@@ -69,7 +69,7 @@ def read_cif_folder(path: Path | None, spec: DatasetSpec) -> SourceData:
         try:
             if not cif.is_file():
                 raise InvalidStructureError(
-                    f"{ID_PROP_FILE} lists {sample_id!r} but {cif.name} is missing", reason="missing_file"
+                    f"{ID_PROP_FILE} lists {sample_id!r} but {cif.name} is missing", reason=Reason.MISSING_FILE
                 )
             sites = SiteArrays.from_structure(read_structure(cif))
         except InvalidStructureError as error:

@@ -11,11 +11,12 @@ from typing import Any, overload
 import numpy as np
 from pymatgen.core import Molecule, Structure
 
+from tierbench.config.base import TaskType
+from tierbench.config.dataset import DatasetSpec
 from tierbench.datasets.filters import SelectionStep
 from tierbench.datasets.quarantine import QuarantineReport
-from tierbench.datasets.spec import DatasetSpec, TaskType
 from tierbench.datasets.table import StructureTable
-from tierbench.structures import Sample
+from tierbench.structures.sample import Sample
 
 FINGERPRINT_DECIMALS = 6
 """Coordinates and lattices enter the fingerprint rounded to this many decimals (Å or fractional)."""

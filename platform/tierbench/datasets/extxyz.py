@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from tierbench.config.dataset import DatasetSpec
 from tierbench.datasets.quarantine import QuarantineReport
 from tierbench.datasets.source import SourceData, read_text
-from tierbench.datasets.spec import DatasetSpec
 from tierbench.datasets.table import SiteArrays, TableBuilder
-from tierbench.tier import InvalidStructureError
+from tierbench.errors import InvalidStructureError, Reason
 
 FALLBACK_ID_KEYS = ("id", "name")
 CHARGE_KEY = "charge"
@@ -88,7 +88,7 @@ def _sites(atoms: Any, charge: float) -> SiteArrays:
     if pbc.any():
         raise InvalidStructureError(
             f"periodic along some axes only (pbc={pbc.tolist()}); slabs and wires are not supported",
-            reason="unsupported_format",
+            reason=Reason.UNSUPPORTED_FORMAT,
         )
     return SiteArrays(atoms.numbers.astype(np.int16), atoms.positions.copy(), None, charge)
 
@@ -103,7 +103,7 @@ def _add_atoms(builder: TableBuilder, index: int, atoms: Any, fields: Mapping[st
     values.update({key: _scalar(value) for key, value in results.items() if np.ndim(value) == 0})
     key = id_key or next((name for name in FALLBACK_ID_KEYS if name in values), None)
     if key is not None and key not in values:
-        raise InvalidStructureError(f"frame {index} has no {key!r} entry for its id", reason="unparseable")
+        raise InvalidStructureError(f"frame {index} has no {key!r} entry for its id", reason=Reason.UNPARSEABLE)
     sample_id = str(values.pop(key)) if key is not None else str(index)
     charge = float(values.pop(CHARGE_KEY, 0.0) or 0.0)
     targets = {name: value for name, value in values.items() if isinstance(value, int | float | bool)}
@@ -126,7 +126,7 @@ def _read_frame(read_xyz: Any, frame: str, index: int) -> Any:
         if not isinstance(symbol, str) or Element.is_valid_symbol(symbol):
             raise
         message = f"frame {index}: unknown element symbol {symbol!r}"
-        raise InvalidStructureError(message, reason="unknown_element") from error
+        raise InvalidStructureError(message, reason=Reason.UNKNOWN_ELEMENT) from error
 
 
 def read_extxyz(path: Path | None, spec: DatasetSpec) -> SourceData:
@@ -140,14 +140,14 @@ def read_extxyz(path: Path | None, spec: DatasetSpec) -> SourceData:
     for index, frame, problem in split_frames(read_text(path)):
         try:
             if frame is None:
-                raise InvalidStructureError(problem, reason="unparseable")
+                raise InvalidStructureError(problem, reason=Reason.UNPARSEABLE)
             atoms = _read_frame(read_xyz, frame, index)
             _add_atoms(builder, index, atoms, atoms.info, spec.id_key)
         except InvalidStructureError as error:
             report.add(index, None, error)
         except (ValueError, KeyError, IndexError, StopIteration) as error:
             message = f"frame {index}: {type(error).__name__}: {error}"
-            report.add(index, None, InvalidStructureError(message, reason="unparseable"))
+            report.add(index, None, InvalidStructureError(message, reason=Reason.UNPARSEABLE))
     table, hints = builder.build()
     return SourceData(table, report, {}, hints, str(path))
 
@@ -167,6 +167,6 @@ def read_ase_db(path: Path | None, spec: DatasetSpec) -> SourceData:
             report.add(row.id, None, error)
         except (ValueError, KeyError, IndexError) as error:
             message = f"row {row.id}: {type(error).__name__}: {error}"
-            report.add(row.id, None, InvalidStructureError(message, reason="unparseable"))
+            report.add(row.id, None, InvalidStructureError(message, reason=Reason.UNPARSEABLE))
     table, hints = builder.build()
     return SourceData(table, report, {}, hints, str(path))

@@ -15,12 +15,13 @@ from pathlib import Path
 
 from tierbench.datasets.catalog import data_home
 from tierbench.datasets.matbench_tasks import MATBENCH_COMPOSITION_TASKS, MATBENCH_STRUCTURE_TASKS
+from tierbench.errors import TierbenchError
 
 DEFAULT_TIMEOUT = 15.0
 """Seconds to wait for the server before calling the machine offline."""
 
 
-class FetchError(RuntimeError):
+class FetchError(TierbenchError, RuntimeError):
     """A dataset could not be downloaded; the message says why and what to do instead."""
 
 

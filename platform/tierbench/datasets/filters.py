@@ -9,7 +9,7 @@ from functools import cache
 import numpy as np
 from pymatgen.core import Element
 
-from tierbench.datasets.spec import FilterSpec
+from tierbench.config.dataset import FilterSpec
 from tierbench.datasets.table import StructureTable
 
 MAX_Z = 118

@@ -10,13 +10,14 @@ from typing import Any
 
 import numpy as np
 
+from tierbench.config.base import TaskType
+from tierbench.config.dataset import DatasetSpec
 from tierbench.datasets import units
 from tierbench.datasets.catalog import effective_spec, resolve_path
 from tierbench.datasets.dataset import Dataset, DatasetInfo
 from tierbench.datasets.filters import SelectionStep, apply_filters
 from tierbench.datasets.quarantine import screen_table, screen_targets
 from tierbench.datasets.source import SourceData
-from tierbench.datasets.spec import DatasetSpec, TaskType
 
 READERS = {
     "qm9": "tierbench.datasets.qm9:read_qm9",

@@ -5,7 +5,7 @@ The file is a pandas DataFrame in ``split`` orient — ``{"index": [...], "colum
 other column is the target. Sample ids follow matbench (``matbench.data_ops.load``): the prefix
 ``mb-<task>`` and the 1-based row index zero-padded to the digits of the row count, e.g.
 ``mb-mp-gap-000001``. The source index of a sample is its row in the file, which is what matbench's
-folds (:func:`tierbench.splits.matbench_folds`) refer to.
+folds (:func:`tierbench.datasets.splits.matbench_folds`) refer to.
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ import math
 from pathlib import Path
 from typing import Any
 
+from tierbench.config.base import TaskType
+from tierbench.config.dataset import DatasetSpec
 from tierbench.datasets.matbench_tasks import MATBENCH_COMPOSITION_TASKS, MATBENCH_STRUCTURE_TASKS
 from tierbench.datasets.quarantine import QuarantineReport
 from tierbench.datasets.source import SourceData, read_text
-from tierbench.datasets.spec import DatasetSpec, TaskType
 from tierbench.datasets.table import SiteArrays, TableBuilder
-from tierbench.tier import InvalidStructureError
+from tierbench.errors import InvalidStructureError, Reason
 
 SPLIT_ORIENT_KEYS = {"index", "columns", "data"}
 STRUCTURE_COLUMN = "structure"
@@ -73,7 +74,9 @@ def read_matbench(path: Path | None, spec: DatasetSpec) -> SourceData:
             report.add(position, sample_id, error)
             continue
         except (KeyError, TypeError, ValueError, IndexError) as error:
-            report.add(position, sample_id, InvalidStructureError(f"structure dict: {error}", reason="unparseable"))
+            report.add(
+                position, sample_id, InvalidStructureError(f"structure dict: {error}", reason=Reason.UNPARSEABLE)
+            )
             continue
         targets = {name: value for name, value in zip(columns, row, strict=True) if name != STRUCTURE_COLUMN}
         builder.add(position, sample_id, sites, targets)

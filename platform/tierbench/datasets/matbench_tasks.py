@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tierbench.config.base import TaskType
 from tierbench.datasets import units
-from tierbench.datasets.spec import TaskType
 
 MATBENCH_FOLD_SEED = 18012019
 """``random_state`` of matbench's 5-fold protocol (``scripts/mvb01_generate_validation.py``)."""

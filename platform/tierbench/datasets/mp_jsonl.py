@@ -17,12 +17,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tierbench.config.dataset import DatasetSpec
 from tierbench.datasets import units
 from tierbench.datasets.quarantine import QuarantineReport
 from tierbench.datasets.source import SourceData, read_text
-from tierbench.datasets.spec import DatasetSpec
 from tierbench.datasets.table import SiteArrays, TableBuilder
-from tierbench.tier import InvalidStructureError
+from tierbench.errors import InvalidStructureError, Reason
 
 DEFAULT_ID_KEY = "id"
 STRUCTURE_KEY = "structure"
@@ -31,7 +31,7 @@ STRUCTURE_KEY = "structure"
 def _sites(payload: Any) -> SiteArrays:
     if not isinstance(payload, dict):
         raise InvalidStructureError(
-            f"'{STRUCTURE_KEY}' is {type(payload).__name__}, not an object", reason="unparseable"
+            f"'{STRUCTURE_KEY}' is {type(payload).__name__}, not an object", reason=Reason.UNPARSEABLE
         )
     if "sites" in payload:
         return SiteArrays.from_pymatgen_dict(payload)
@@ -73,7 +73,7 @@ def read_mp_jsonl(path: Path | None, spec: DatasetSpec) -> SourceData:
         except InvalidStructureError as error:
             report.add(index, sample_id, InvalidStructureError(f"line {index + 1}: {error}", reason=error.reason))
         except (ValueError, KeyError, TypeError, IndexError) as error:
-            report.add(index, sample_id, InvalidStructureError(f"line {index + 1}: {error}", reason="unparseable"))
+            report.add(index, sample_id, InvalidStructureError(f"line {index + 1}: {error}", reason=Reason.UNPARSEABLE))
     table, hints = builder.build()
     known = {name: unit for name, unit in units.MATERIALS_PROJECT_UNITS.items() if name in table.targets}
     return SourceData(table, report, known, hints, str(path))

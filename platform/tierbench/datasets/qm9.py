@@ -31,13 +31,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tierbench.config.dataset import DatasetSpec
 from tierbench.datasets import units
 from tierbench.datasets.catalog import ATOMIZATION_SUFFIX, QM9_SOURCE_UNITS, QM9_UNITS
 from tierbench.datasets.quarantine import QuarantineReport
 from tierbench.datasets.source import SourceData
-from tierbench.datasets.spec import DatasetSpec
 from tierbench.datasets.table import StructureTable, lookup_numbers
-from tierbench.tier import InvalidStructureError
+from tierbench.errors import InvalidStructureError, Reason
 
 QM9_PARTS = ("qm9_part1.csv", "qm9_part2.csv", "qm9_part3.csv")
 
@@ -140,15 +140,15 @@ def _parse_sites(frame: pd.DataFrame, report: QuarantineReport) -> tuple[np.ndar
     valid = parsed & consistent & ~unknown
     for row in np.flatnonzero(~valid):
         if not parsed[row]:
-            problem, reason = "coordinates are not a list of numbers", "unparseable"
+            problem, reason = "coordinates are not a list of numbers", Reason.UNPARSEABLE
         elif not consistent[row]:
             problem = (
                 f"N_atoms is {declared[row]}, but there are {element_counts[row]} elements and "
                 f"{coordinate_counts[row]} coordinates"
             )
-            reason = "unparseable"
+            reason = Reason.UNPARSEABLE
         else:
-            problem, reason = f"unknown element in {element_texts[row]}", "unknown_element"
+            problem, reason = f"unknown element in {element_texts[row]}", Reason.UNKNOWN_ELEMENT
         sample_id = str(frame["Index"].iat[row])
         report.add(
             row, sample_id, InvalidStructureError(f"QM9 row {row} (index {sample_id}): {problem}", reason=reason)

@@ -23,8 +23,8 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from tierbench.datasets.table import StructureTable
-from tierbench.structures import MAX_EXTENT, MIN_INTERATOMIC_DISTANCE, validate_structure
-from tierbench.tier import InvalidStructureError
+from tierbench.errors import InvalidStructureError, Reason
+from tierbench.structures.validation import MAX_EXTENT, MIN_INTERATOMIC_DISTANCE, validate_structure
 
 MIN_CELL_VOLUME = 1e-3
 """Å³; the cell volume below which :func:`validate_structure` calls a lattice degenerate."""
@@ -62,7 +62,7 @@ class QuarantineReport:
 
     def add(self, source_index: int | np.integer, sample_id: str | None, error: Exception) -> None:
         """Record a row rejected with ``error`` (its ``reason`` attribute, else ``unparseable``)."""
-        reason = getattr(error, "reason", "unparseable")
+        reason = getattr(error, "reason", Reason.UNPARSEABLE)
         self.rows.append(QuarantinedRow(int(source_index), sample_id, reason, str(error)))
 
     def counts(self) -> dict[str, int]:
@@ -193,7 +193,7 @@ def screen_table(table: StructureTable, report: QuarantineReport) -> np.ndarray:
             report.add(
                 table.source_index[row],
                 table.ids[row],
-                InvalidStructureError(f"cannot build the structure: {error}", reason="unparseable"),
+                InvalidStructureError(f"cannot build the structure: {error}", reason=Reason.UNPARSEABLE),
             )
             keep[row] = False
     _, first, inverse = np.unique(table.ids.astype(str), return_index=True, return_inverse=True)
@@ -203,7 +203,9 @@ def screen_table(table: StructureTable, report: QuarantineReport) -> np.ndarray:
             report.add(
                 table.source_index[row],
                 table.ids[row],
-                InvalidStructureError(f"id {table.ids[row]!r} repeats source row {original}", reason="duplicate_id"),
+                InvalidStructureError(
+                    f"id {table.ids[row]!r} repeats source row {original}", reason=Reason.DUPLICATE_ID
+                ),
             )
             keep[row] = False
     return np.flatnonzero(keep)
@@ -223,7 +225,9 @@ def screen_targets(table: StructureTable, rows: np.ndarray, names: list[str], re
         has_text = np.array([value is not None for value in text], dtype=bool)
         for row in np.flatnonzero(keep & (np.isinf(values) | has_text)):
             value = text[row] if text[row] is not None else float(values[row])
-            error = InvalidStructureError(f"target {name!r} is {value!r}, not a finite number", reason="invalid_target")
+            error = InvalidStructureError(
+                f"target {name!r} is {value!r}, not a finite number", reason=Reason.INVALID_TARGET
+            )
             report.add(table.source_index[row], table.ids[row], error)
             keep[row] = False
     return np.flatnonzero(keep)

@@ -8,8 +8,8 @@ import lzma
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tierbench.config.base import TaskType
 from tierbench.datasets.quarantine import QuarantineReport
-from tierbench.datasets.spec import TaskType
 from tierbench.datasets.table import StructureTable
 
 _OPENERS = {".gz": gzip.decompress, ".bz2": bz2.decompress, ".xz": lzma.decompress}

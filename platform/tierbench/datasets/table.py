@@ -17,10 +17,12 @@ from typing import Any
 import numpy as np
 from pymatgen.core import Element, Molecule, Structure
 
-from tierbench.canonical import canonical_arrays
-from tierbench.datasets.spec import TaskType
-from tierbench.structures import plain_structure_dict, structure_from_arrays, validate_structure
-from tierbench.tier import InvalidStructureError
+from tierbench.config.base import TaskType
+from tierbench.errors import InvalidStructureError, Reason
+from tierbench.structures.canonical import canonical_arrays
+from tierbench.structures.readers import plain_structure_dict
+from tierbench.structures.sample import structure_from_arrays
+from tierbench.structures.validation import validate_structure
 
 
 @cache
@@ -49,7 +51,7 @@ def symbols_to_numbers(symbols: Sequence[str]) -> np.ndarray:
     table = _atomic_numbers()
     unknown = next((symbol for symbol in symbols if symbol not in table), None)
     if unknown is not None:
-        raise InvalidStructureError(f"unknown element symbol {unknown!r}", reason="unknown_element")
+        raise InvalidStructureError(f"unknown element symbol {unknown!r}", reason=Reason.UNKNOWN_ELEMENT)
     return np.array([table[symbol] for symbol in symbols], dtype=np.int16)
 
 
@@ -79,13 +81,13 @@ class SiteArrays:
         coordinates = np.asarray(positions, dtype=float).reshape(-1, 3) if len(symbols) else np.zeros((0, 3))
         if coordinates.shape[0] != len(symbols):
             raise InvalidStructureError(
-                f"{len(symbols)} species but {coordinates.shape[0]} coordinate triples", reason="unparseable"
+                f"{len(symbols)} species but {coordinates.shape[0]} coordinate triples", reason=Reason.UNPARSEABLE
             )
         matrix = None
         if lattice is not None:
             matrix = np.asarray(lattice, dtype=float)
             if matrix.shape != (3, 3):
-                raise InvalidStructureError(f"lattice has shape {matrix.shape}, not 3x3", reason="unparseable")
+                raise InvalidStructureError(f"lattice has shape {matrix.shape}, not 3x3", reason=Reason.UNPARSEABLE)
         return cls(symbols_to_numbers(symbols), coordinates, matrix, float(charge))
 
     @classmethod
@@ -177,7 +179,7 @@ class StructureTable:
         )
 
     def canonical_form(self, row: int) -> dict[str, Any]:
-        """:func:`tierbench.canonical.canonical_form` of :meth:`structure`, without building it."""
+        """:func:`tierbench.structures.canonical.canonical_form` of :meth:`structure`, without building it."""
         sites = self.sites(row)
         symbols = _symbols()
         species = [symbols[number] for number in sites.numbers.tolist()]
@@ -256,7 +258,7 @@ class TableBuilder:
             kind = "crystal" if sites.lattice is not None else "molecule"
             raise InvalidStructureError(
                 f"a {kind} in a table of {'crystals' if self.periodic else 'molecules'}; a dataset holds one kind",
-                reason="unparseable",
+                reason=Reason.UNPARSEABLE,
             )
         self._ids.append(sample_id)
         self._sites.append(sites)

@@ -17,10 +17,10 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 from torch_geometric.nn.norm import BatchNorm
 
-from tierbench.model.config import EncoderConfig
+from tierbench.config.model import EncoderConfig
 from tierbench.model.rbf import GaussianExpansion
-from tierbench.multitier import INTRA
 from tierbench.tier import TierDims
+from tierbench.tier.fields import INTRA
 
 
 @dataclass(frozen=True)

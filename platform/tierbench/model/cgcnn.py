@@ -9,8 +9,8 @@ from torch.nn import functional
 from torch_geometric.nn import CGConv
 from torch_geometric.utils import scatter
 
+from tierbench.config.model import EncoderConfig
 from tierbench.model.base import EncoderState, TierEncoder
-from tierbench.model.config import EncoderConfig
 from tierbench.tier import TierDims
 
 

@@ -1,21 +1,17 @@
-"""Per-tier encoder factory: the encoder kind named in a tier's configuration."""
+"""Per-tier encoder factory: the encoder kind named in a tier's configuration, from the encoder registry.
+
+Encoders are plug-ins like tiers (:data:`tierbench.plugins.ENCODERS`): the built-ins, any class installed
+under the entry-point group ``tierbench.encoders``, or a ``"package.module:Class"`` path. An encoder is a
+:class:`~tierbench.model.base.TierEncoder` subclass constructed as ``Encoder(dims, config, channels,
+readout_dim, mlp_channels)``.
+"""
 
 from __future__ import annotations
 
+from tierbench.config.model import EncoderConfig
 from tierbench.model.base import TierEncoder
-from tierbench.model.cgcnn import CGCNNEncoder
-from tierbench.model.config import EncoderConfig
-from tierbench.model.megnet import MEGNetEncoder
-from tierbench.model.orbnet import OrbNetEncoder
-from tierbench.model.schnet import SchNetEncoder
+from tierbench.plugins import ENCODERS
 from tierbench.tier import TierDims
-
-ENCODERS: dict[str, type[TierEncoder]] = {
-    "megnet": MEGNetEncoder,
-    "orbnet": OrbNetEncoder,
-    "cgcnn": CGCNNEncoder,
-    "schnet": SchNetEncoder,
-}
 
 
 def build_encoder(
@@ -33,8 +29,12 @@ def build_encoder(
 
     Raises:
         ValueError: The encoder cannot encode this tier (the message names both).
+        TypeError: The registered class is no ``TierEncoder``.
     """
+    encoder_class = ENCODERS.load_class(config.kind)
+    if not (isinstance(encoder_class, type) and issubclass(encoder_class, TierEncoder)):
+        raise TypeError(f"encoder {config.kind!r} ({encoder_class!r}) is not a tierbench.model.base.TierEncoder")
     try:
-        return ENCODERS[config.kind](dims, config, channels, readout_dim, mlp_channels)
+        return encoder_class(dims, config, channels, readout_dim, mlp_channels)
     except ValueError as error:
         raise ValueError(f"tier {tier!r}: {error}") from error

@@ -21,15 +21,16 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
+from tierbench.config.model import ModelConfig
+from tierbench.errors import TierbenchError
 from tierbench.model.base import EncoderState, TierEncoder, TierGraph
-from tierbench.model.config import ModelConfig
 from tierbench.model.encoders import build_encoder
 from tierbench.model.layers import CrossTierConv
-from tierbench.multitier import ATOM_TIER, MEMBER_OF, ON_ATOM
 from tierbench.tier import TierDims
+from tierbench.tier.fields import ATOM_TIER, MEMBER_OF, ON_ATOM
 
 
-class ModelConfigError(ValueError):
+class ModelConfigError(TierbenchError, ValueError):
     """The model configuration does not fit the selected tiers."""
 
 

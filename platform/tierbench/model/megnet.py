@@ -7,8 +7,8 @@ from dataclasses import replace
 import torch
 from torch import Tensor, nn
 
+from tierbench.config.model import EncoderConfig
 from tierbench.model.base import EncoderState, TierEncoder
-from tierbench.model.config import EncoderConfig
 from tierbench.model.layers import MEGNetConv, Set2Set
 from tierbench.tier import TierDims
 

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from torchmetrics import MeanAbsoluteError, MeanMetric, MeanSquaredError, Metric, R2Score
 from torchmetrics.classification import BinaryAccuracy, BinaryAUROC
 
-from tierbench.model.config import TaskKind
+from tierbench.config.base import TaskType
 
 REGRESSION_METRICS = ("mae", "rmse", "r2")
 CLASSIFICATION_METRICS = ("bce", "roc_auc", "accuracy")
@@ -39,7 +39,7 @@ class TargetMetrics(nn.Module):
         target_names: Targets in column order.
     """
 
-    def __init__(self, task: TaskKind, target_names: Sequence[str]) -> None:
+    def __init__(self, task: TaskType, target_names: Sequence[str]) -> None:
         super().__init__()
         names = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
         self.task = task

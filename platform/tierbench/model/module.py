@@ -1,6 +1,6 @@
 """The Lightning module of the fusion model: one shared step for train/val/test, and a NaN guard.
 
-Batches come from :class:`tierbench.datamodule.MultiTierDataModule`: ``batch.y`` is standardized with the
+Batches come from :class:`tierbench.samples.datamodule.MultiTierDataModule`: ``batch.y`` is standardized with the
 training split's mean and standard deviation (class labels are left as 0/1). The loss is computed on the
 standardized scale; predictions and metrics are de-standardized to each target's own unit.
 
@@ -21,7 +21,8 @@ from torch import Tensor
 from torch.nn import functional
 from torch_geometric.data import HeteroData
 
-from tierbench.model.config import ModelConfig, OptimizerConfig
+from tierbench.config.model import ModelConfig, OptimizerConfig
+from tierbench.errors import Reason, TierbenchError
 from tierbench.model.fusion import FusionNetwork
 from tierbench.model.metrics import TargetMetrics
 from tierbench.tier import TierDims
@@ -29,7 +30,7 @@ from tierbench.tier import TierDims
 STAGES = ("train", "val", "test")
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(TierbenchError, RuntimeError):
     """A loss became NaN or infinite: the trial failed.
 
     Attributes:
@@ -39,7 +40,7 @@ class NonFiniteLossError(RuntimeError):
         batch_index: Batch of that epoch.
     """
 
-    reason = "non_finite_loss"
+    reason = Reason.NON_FINITE_LOSS
 
     def __init__(self, message: str, *, stage: str, epoch: int, batch_index: int) -> None:
         super().__init__(message)

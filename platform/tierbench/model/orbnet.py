@@ -7,8 +7,8 @@ from dataclasses import replace
 from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
+from tierbench.config.model import EncoderConfig
 from tierbench.model.base import EncoderState, TierEncoder, TierGraph
-from tierbench.model.config import EncoderConfig
 from tierbench.model.layers import OrbNetConv
 from tierbench.tier import TierDims
 

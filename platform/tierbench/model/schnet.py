@@ -8,8 +8,8 @@ from torch import Tensor, nn
 from torch_geometric.nn.models.schnet import InteractionBlock
 from torch_geometric.utils import scatter
 
+from tierbench.config.model import EncoderConfig
 from tierbench.model.base import EncoderState, TierEncoder
-from tierbench.model.config import EncoderConfig
 from tierbench.model.layers import mlp
 from tierbench.tier import TierDims
 

@@ -28,7 +28,9 @@ from mlflow import MlflowClient
 
 import tierbench
 from tierbench.datasets.matbench_tasks import MATBENCH_FOLDS, MATBENCH_STRUCTURE_TASKS
-from tierbench.report.trials import PREDICTIONS_ARTIFACT, TrialRecord, download_predictions
+from tierbench.errors import TierbenchError
+from tierbench.report.trials import TrialRecord, download_predictions
+from tierbench.tracking.tags import PREDICTIONS_ARTIFACT
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +43,7 @@ PREDICTION_COLUMNS = ("id", "target", "prediction")
 RESULTS_FILE = "results.json.gz"
 
 
-class MatbenchExportError(ValueError):
+class MatbenchExportError(TierbenchError, ValueError):
     """Trial predictions that cannot be written as matbench results."""
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 from mlflow import MlflowClient
 from mlflow.entities import Experiment, Run
 
-from tierbench.tracking import (
+from tierbench.errors import TierbenchError
+from tierbench.tracking.tags import (
     FINISHED,
     KIND_SUITE,
     KIND_TRIAL,
@@ -43,7 +44,7 @@ PROGRESS_BAR_VARIABLE = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 """Test predictions of a trial (columns ``id,target,prediction``), at the root of its artifacts."""
 
 
-class ComparisonError(ValueError):
+class ComparisonError(TierbenchError, ValueError):
     """Nothing to compare: an unknown experiment or run, or no finished trial."""
 
 

@@ -9,7 +9,7 @@ next to this script unless a folder is given:
 * ``manifest.json`` — every broken row: what is wrong with it, where it sits in its file, and the stage,
   reason code and message (a fragment) that tierbench must give it.
 
-Good rows are the reference crystals and molecules of ``tests/reference_structures.py`` with scaled
+Good rows are the reference crystals and molecules of :mod:`tierbench.testing.reference` with scaled
 cells or slightly displaced atoms (seeded), so every good row is a distinct real structure; its target
 is a property computed from it (density in g/cm³, radius of gyration in Å). Each broken row breaks one
 thing. Stages: ``quarantine`` (the dataset loader rejects the row), ``selection`` (the ``targets_present``
@@ -29,10 +29,9 @@ import numpy as np
 from pymatgen.core import Lattice, Molecule, Structure
 from pymatgen.io.cif import CifWriter
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1]))
+from tierbench.testing import reference as reference_structures
 
-import reference_structures  # noqa: E402  (the tests folder is put on the path just above)
+HERE = Path(__file__).resolve().parent
 
 CRYSTAL_SCALES = (0.97, 0.99, 1.01, 1.03)
 MOLECULE_VARIANTS = 7

@@ -11,11 +11,7 @@ from typing import NamedTuple
 import numpy as np
 import vesin
 
-DISTANCE_RESOLUTION = 2.0**-16
-"""Å (about 1.5e-5 Å): distances that round to the same multiple are equal for ordering and ties.
-
-A binary step, so that no decimal distance such as a/2 of a tabulated lattice sits on a rounding edge.
-"""
+from tierbench_tiers.atom.tier import DISTANCE_RESOLUTION
 
 _NO_CELL = np.zeros((3, 3))
 

@@ -20,12 +20,10 @@ import numpy as np
 from pymatgen.core import Structure
 
 from tierbench_tiers.motif.environments import Frame, Motif
+from tierbench_tiers.motif.labels import SHARING_KINDS
 
 if TYPE_CHECKING:
     from pymatgen.core import Molecule
-
-SHARING_KINDS = ("corner", "edge", "face", "none")
-"""Connection kinds, in the order of the edge one-hot."""
 
 
 @dataclass(frozen=True)

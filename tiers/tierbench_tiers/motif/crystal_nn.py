@@ -28,7 +28,7 @@ from pymatgen.core import Element
 from pymatgen.optimization.neighbors import find_points_in_spheres
 from scipy.spatial import QhullError, Voronoi
 
-from tierbench.tier import UnsupportedStructureError
+from tierbench.errors import UnsupportedStructureError
 
 if TYPE_CHECKING:
     from pymatgen.core import Structure

@@ -34,10 +34,10 @@ class Shape:
     """Shape descriptors of a centre and its ligands.
 
     Attributes:
-        geometry: Geometry label from :data:`~.shapes.GEOMETRY_TYPES` (ChemEnv symbol, ``"none"`` or
+        geometry: Geometry label from :data:`~.labels.GEOMETRY_TYPES` (ChemEnv symbol, ``"none"`` or
             ``"other"``).
         shape_measure: Continuous shape measure against that geometry (0 ideal … 100), NaN without one.
-        fingerprint: Order-parameter fingerprint (:data:`~.order_parameters.FINGERPRINT_LABELS`).
+        fingerprint: Order-parameter fingerprint (:data:`~.labels.FINGERPRINT_LABELS`).
     """
 
     geometry: str

@@ -1,4 +1,7 @@
-"""Feature vectors of motif nodes, connection edges and the whole motif network.
+"""Columns of the motif graph's features: nodes, connection edges and the whole motif network.
+
+The values are computed by :mod:`~tierbench_tiers.motif.builder`; this module holds only the layout,
+so that the tier's class reads its widths without importing the analysis.
 
 Node features (``NODE_FEATURE_NAMES``, in order; 168 in all):
 
@@ -28,17 +31,8 @@ are centres with at least one ligand.
 
 from __future__ import annotations
 
-from functools import cache
-
-import numpy as np
-from pymatgen.core import Element
-from scipy.spatial import ConvexHull, QhullError
-
-from tierbench_tiers.elements import DESCRIPTOR_NAMES, descriptor_table
-from tierbench_tiers.motif.connectivity import SHARING_KINDS, Connection
-from tierbench_tiers.motif.environments import Frame, Motif
-from tierbench_tiers.motif.order_parameters import FINGERPRINT_LABELS
-from tierbench_tiers.motif.shapes import GEOMETRY_TYPES
+from tierbench_tiers.elements import DESCRIPTOR_NAMES
+from tierbench_tiers.motif.labels import FINGERPRINT_LABELS, GEOMETRY_TYPES, SHARING_KINDS
 
 LIGAND_ELEMENTS = ("H", "C", "N", "O", "F", "P", "S", "Cl", "As", "Se", "Br", "Sb", "Te", "I")
 
@@ -74,111 +68,3 @@ EDGE_DISTANCE_INDEX = EDGE_FEATURE_NAMES.index("distance")
 
 GLOBAL_FEATURE_NAMES = ("dimensionality=0", "dimensionality=1", "dimensionality=2", "dimensionality=3", "centre_share")
 GLOBAL_DIM = len(GLOBAL_FEATURE_NAMES)
-
-_GEOMETRY_COLUMN = {label: index for index, label in enumerate(GEOMETRY_TYPES)}
-_LIGAND_COLUMN = {symbol: index for index, symbol in enumerate(LIGAND_ELEMENTS)}
-
-
-@cache
-def _electronegativity(symbol: str) -> float:
-    value = Element(symbol).X
-    return 0.0 if value is None or np.isnan(value) else float(value)
-
-
-def _polyhedral_volume(points: np.ndarray) -> float:
-    """Convex-hull volume of ligand positions (0 for fewer than 4 or coplanar ligands)."""
-    if len(points) < 4:
-        return 0.0
-    try:
-        return float(ConvexHull(points).volume)
-    except QhullError:  # coplanar or collinear ligands enclose no volume
-        return 0.0
-
-
-def _motif_row(frame: Frame, motif: Motif, atomic_number: int, oxidation: float) -> np.ndarray:
-    ligands = motif.ligands
-    count = len(ligands.sites)
-    positions = frame.positions(ligands.sites, ligands.images)
-    lengths = np.linalg.norm(positions - frame.position(motif.centre), axis=1)
-    symbols = [frame.symbols[site] for site in ligands.sites.tolist()]
-    fractions = np.zeros(len(LIGAND_ELEMENTS) + 1)
-    for symbol in symbols:
-        fractions[_LIGAND_COLUMN.get(symbol, len(LIGAND_ELEMENTS))] += 1.0 / count
-    geometry = np.zeros(len(GEOMETRY_TYPES))
-    geometry[_GEOMETRY_COLUMN[motif.shape.geometry]] = 1.0
-    measure = motif.shape.shape_measure
-    if count:
-        mean = float(lengths.mean())
-        bond_lengths = [mean, float(lengths.min()), float(lengths.max())]
-        distortion = float(np.abs(lengths - mean).mean() / mean)
-        electronegativity = float(np.mean([_electronegativity(symbol) for symbol in symbols]))
-    else:
-        bond_lengths, distortion, electronegativity = [0.0, 0.0, 0.0], 0.0, 0.0
-    known = not np.isnan(oxidation)
-    return np.concatenate(
-        [
-            [count],
-            geometry,
-            [0.0 if np.isnan(measure) else measure / 100.0],
-            motif.shape.fingerprint,
-            descriptor_table()[atomic_number],
-            [oxidation if known else 0.0, float(known)],
-            fractions,
-            [electronegativity],
-            bond_lengths,
-            [_polyhedral_volume(positions), distortion],
-        ]
-    )
-
-
-def node_features(
-    frame: Frame, motifs: list[Motif], atomic_numbers: np.ndarray, oxidation_states: np.ndarray
-) -> np.ndarray:
-    """``[N_motifs, NODE_DIM]`` float32 node features (see the module docstring)."""
-    rows = [
-        _motif_row(frame, motif, int(atomic_numbers[motif.centre]), float(oxidation_states[motif.centre]))
-        for motif in motifs
-    ]
-    return np.array(rows, dtype=np.float32).reshape(len(motifs), NODE_DIM)
-
-
-def edge_features(connections: list[Connection]) -> tuple[np.ndarray, np.ndarray]:
-    """Directed edges (both directions of every connection) and their features.
-
-    Returns:
-        ``[2, 2C]`` int64 edge index (a → b then b → a for each connection, in connection order) and
-        ``[2C, EDGE_DIM]`` float32 edge features (the same for both directions).
-    """
-    index = np.zeros((2, 2 * len(connections)), dtype=np.int64)
-    features = np.zeros((2 * len(connections), EDGE_DIM), dtype=np.float32)
-    for position, connection in enumerate(connections):
-        index[:, 2 * position] = (connection.a, connection.b)
-        index[:, 2 * position + 1] = (connection.b, connection.a)
-        row = np.zeros(EDGE_DIM)
-        row[SHARING_KINDS.index(connection.kind)] = 1.0
-        row[len(SHARING_KINDS)] = connection.shared
-        row[EDGE_DISTANCE_INDEX] = connection.distance
-        if connection.angles:
-            row[EDGE_DISTANCE_INDEX + 1 : EDGE_DISTANCE_INDEX + 4] = (
-                np.mean(connection.angles),
-                min(connection.angles),
-                max(connection.angles),
-            )
-        row[-1] = float(connection.bonded)
-        features[2 * position : 2 * position + 2] = row
-    return index, features
-
-
-def member_index(motifs: list[Motif]) -> np.ndarray:
-    """``[2, M]`` int64 unique (motif, site) links of every motif's centre and ligand sites."""
-    pairs = {(node, motif.centre) for node, motif in enumerate(motifs)}
-    pairs |= {(node, int(site)) for node, motif in enumerate(motifs) for site in motif.ligands.sites}
-    return np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2).T
-
-
-def global_features(dimensionality: int, motifs: list[Motif], site_count: int) -> np.ndarray:
-    """``[1, GLOBAL_DIM]`` float32 graph features (see the module docstring)."""
-    features = np.zeros((1, GLOBAL_DIM), dtype=np.float32)
-    features[0, dimensionality] = 1.0
-    features[0, 4] = sum(1 for motif in motifs if len(motif.ligands.sites)) / site_count
-    return features

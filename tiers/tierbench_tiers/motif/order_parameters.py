@@ -27,32 +27,12 @@ import numpy as np
 from pymatgen.analysis.local_env import LocalStructOrderParams
 from pymatgen.core import Site, Structure
 
-_TARGET_MOTIFS: dict[int, tuple[str, ...]] = {
-    1: ("sgl_bd",),
-    2: ("L-shaped", "water-like", "bent 120 degrees", "bent 150 degrees", "linear"),
-    3: ("trigonal planar", "trigonal non-coplanar", "T-shaped"),
-    4: ("square co-planar", "tetrahedral", "rectangular see-saw-like", "see-saw-like", "trigonal pyramidal"),
-    5: ("pentagonal planar", "square pyramidal", "trigonal bipyramidal"),
-    6: ("hexagonal planar", "octahedral", "pentagonal pyramidal"),
-    7: ("hexagonal pyramidal", "pentagonal bipyramidal"),
-    8: ("hexagonal bipyramidal",),
-    9: ("q2", "q4", "q6"),
-    10: ("q2", "q4", "q6"),
-    11: ("q2", "q4", "q6"),
-    12: ("cuboctahedral", "q2", "q4", "q6"),
-}
-"""matminer's ``load_cn_target_motif_op()`` (without ``"body-centered cubic"``): the shapes fingerprinted
-for each coordination number."""
-
-FINGERPRINT_LABELS: tuple[str, ...] = tuple(
-    f"{motif} CN_{count}" for count, motifs in _TARGET_MOTIFS.items() for motif in motifs
-)
-"""Column names of the fingerprint, as in robocrys (``"octahedral CN_6"`` …)."""
+from tierbench_tiers.motif.labels import FINGERPRINT_LABELS, TARGET_MOTIFS
 
 FINGERPRINT_DIM = len(FINGERPRINT_LABELS)
 
 _OFFSETS = {
-    count: sum(len(motifs) for number, motifs in _TARGET_MOTIFS.items() if number < count) for count in _TARGET_MOTIFS
+    count: sum(len(motifs) for number, motifs in TARGET_MOTIFS.items() if number < count) for count in TARGET_MOTIFS
 }
 
 
@@ -63,7 +43,7 @@ def _order_parameters(count: int) -> tuple[LocalStructOrderParams, ...]:
 
     tuned = load_cn_motif_op_params().get(count, {})
     objects = []
-    for motif in _TARGET_MOTIFS[count]:
+    for motif in TARGET_MOTIFS[count]:
         kind, *parameters = tuned.get(motif, [motif])
         objects.append(LocalStructOrderParams([kind], parameters=[parameters[0] if parameters else None]))
     return tuple(objects)
@@ -82,7 +62,7 @@ def order_parameter_fingerprint(species: list[str], points: np.ndarray) -> np.nd
     """
     fingerprint = np.zeros(FINGERPRINT_DIM)
     count = len(points) - 1
-    if count not in _TARGET_MOTIFS:
+    if count not in TARGET_MOTIFS:
         return fingerprint
     # LocalStructOrderParams reads only sites' coordinates when the neighbors are given explicitly
     sites = [Site(symbol, point) for symbol, point in zip(species, points, strict=True)]

@@ -24,8 +24,7 @@ import numpy as np
 from tierbench_tiers.motif.connectivity import Connection, bridge_angles, stored_direction
 from tierbench_tiers.motif.crystal_nn import NeighborSet
 from tierbench_tiers.motif.environments import Frame, Motif, Shape, split_neighbors
-from tierbench_tiers.motif.order_parameters import FINGERPRINT_LABELS
-from tierbench_tiers.motif.shapes import GEOMETRY_TYPES, NO_LIGANDS, OTHER
+from tierbench_tiers.motif.labels import FINGERPRINT_LABELS, GEOMETRY_TYPES, NO_LIGANDS, OTHER
 
 if TYPE_CHECKING:
     from pymatgen.analysis.graphs import StructureGraph

@@ -33,6 +33,8 @@ from functools import cache
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from tierbench_tiers.motif.labels import GEOMETRIES, NO_LIGANDS, OTHER
+
 EXHAUSTIVE_LIMIT = 4
 ANCHOR_ANGLE_TOLERANCE = np.deg2rad(25.0)
 """Ideal vertex pairs whose angle is this close to an anchor pair's angle give candidate rotations."""
@@ -45,25 +47,6 @@ ANCHORS = 4
 """Ligand pairs of the actual environment used as anchors."""
 SHORTLIST = 4
 """Candidate rotations per polyhedron (closest nearest-vertex fit first) that get an exact measure."""
-
-GEOMETRIES: tuple[str, ...] = (
-    "S:1", "L:2", "A:2", "TL:3", "TY:3", "TS:3", "T:4", "S:4", "SY:4", "SS:4", "PP:5", "S:5", "T:5",
-    "O:6", "T:6", "PP:6", "PB:7", "ST:7", "ET:7", "FO:7", "C:8", "SA:8", "SBT:8", "TBT:8", "DD:8",
-    "DDPN:8", "HB:8", "BO_1:8", "BO_2:8", "BO_3:8", "TC:9", "TT_1:9", "TT_2:9", "TT_3:9", "HD:9",
-    "TI:9", "SMA:9", "SS:9", "TO_1:9", "TO_2:9", "TO_3:9", "PP:10", "PA:10", "SBSA:10", "MI:10",
-    "BS_1:10", "BS_2:10", "TBSA:10", "PCPA:11", "H:11", "DI:11", "I:12", "PBP:12", "TT:12", "C:12",
-    "AC:12", "SC:12", "HP:12", "HA:12", "SH:13",
-)  # fmt: skip
-"""ChemEnv symbols (``"O:6"`` octahedron …) of every ideal polyhedron with at most 13 vertices."""
-
-NO_LIGANDS = "none"
-"""Geometry of a centre without ligands."""
-
-OTHER = "other"
-"""Geometry of a coordination number without an ideal polyhedron (above 13)."""
-
-GEOMETRY_TYPES: tuple[str, ...] = (*GEOMETRIES, NO_LIGANDS, OTHER)
-"""Every geometry label, in the order of the one-hot and shape-similarity features."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +69,7 @@ class ShapeMatch:
     """How a centre's environment compares with the ideal polyhedra of its coordination number.
 
     Attributes:
-        geometry: Best-matching symbol from :data:`GEOMETRY_TYPES`.
+        geometry: Best-matching symbol from :data:`~.labels.GEOMETRY_TYPES`.
         measures: Symbol → shape measure ``S`` for every ideal polyhedron with the same vertex count.
     """
 

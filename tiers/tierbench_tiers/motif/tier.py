@@ -37,36 +37,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import numpy as np
-import torch
-from pymatgen.core import Structure
-from torch_geometric.data import Data
-
 from tierbench.tier import TierDims
-from tierbench_tiers.elements import NUM_ELEMENT_TYPES, atomic_numbers
-from tierbench_tiers.motif.connectivity import (
-    Connection,
-    find_connections,
-    nearby_connections,
-    network_dimensionality,
-)
-from tierbench_tiers.motif.environments import Frame, Motif, crystal_motifs
-from tierbench_tiers.motif.features import (
-    EDGE_DIM,
-    EDGE_DISTANCE_INDEX,
-    GLOBAL_DIM,
-    NODE_DIM,
-    edge_features,
-    global_features,
-    member_index,
-    node_features,
-)
-from tierbench_tiers.motif.molecules import molecule_motifs
-from tierbench_tiers.motif.roles import decide_roles
-from tierbench_tiers.motif.shapes import geometry_name
+from tierbench_tiers.elements import NUM_ELEMENT_TYPES
+from tierbench_tiers.motif.features import EDGE_DIM, EDGE_DISTANCE_INDEX, GLOBAL_DIM, NODE_DIM
 
 if TYPE_CHECKING:
-    from pymatgen.core import Molecule
+    from pymatgen.core import Molecule, Structure
+    from torch_geometric.data import Data
 
 Backend = Literal["fast", "robocrys"]
 BACKENDS: tuple[str, ...] = ("fast", "robocrys")
@@ -116,29 +93,6 @@ class MotifTier:
         """Every setting that changes the output."""
         return {"backend": self.backend, "symprec": self.symprec, "nonsharing_cutoff": self.nonsharing_cutoff}
 
-    def _analyse(
-        self, structure: Structure | Molecule, frame: Frame
-    ) -> tuple[list[Motif], list[Connection], np.ndarray]:
-        """Motifs, connections and per-site oxidation states (NaN where unknown)."""
-        if not isinstance(structure, Structure):  # ChemEnv and CrystalNN need a lattice: both use bonds
-            motifs = molecule_motifs(structure, frame)
-            oxidation = np.full(len(structure), np.nan)
-            connections = find_connections(frame, motifs)
-        else:
-            roles = decide_roles(structure)
-            oxidation = roles.oxidation_states
-            if self.backend == "robocrys":
-                from tierbench_tiers.motif.robocrys_backend import amdnet_motifs
-
-                motifs, connections = amdnet_motifs(structure, frame, roles)
-            else:
-                motifs = crystal_motifs(structure, frame, roles, self.symprec)
-                connections = find_connections(frame, motifs)
-        if self.nonsharing_cutoff is not None:
-            extra = nearby_connections(structure, motifs, self.nonsharing_cutoff, connections)
-            connections = sorted([*connections, *extra], key=lambda c: (c.a, c.b, c.image))
-        return motifs, connections, oxidation
-
     def build(self, structure: Structure | Molecule) -> Data:
         """Build the motif graph of a crystal or molecule.
 
@@ -147,22 +101,9 @@ class MotifTier:
                 analysis.
             UnsupportedElementError: A dummy species.
         """
-        numbers = atomic_numbers(structure)
-        frame = Frame.of(structure)
-        motifs, connections, oxidation = self._analyse(structure, frame)
-        edge_index, edge_attr = edge_features(connections)
-        dimensionality = network_dimensionality(len(motifs), connections) if isinstance(structure, Structure) else 0
-        centres = np.array([motif.centre for motif in motifs], dtype=np.int64)
-        return Data(
-            x=torch.from_numpy(node_features(frame, motifs, numbers, oxidation)),
-            node_type=torch.from_numpy(numbers[centres]),
-            edge_index=torch.from_numpy(edge_index),
-            edge_attr=torch.from_numpy(edge_attr),
-            atom_index=torch.from_numpy(centres),
-            member_index=torch.from_numpy(member_index(motifs)),
-            u=torch.from_numpy(global_features(dimensionality, motifs, len(structure))),
-            num_nodes=len(motifs),
-        )
+        from tierbench_tiers.motif import builder  # torch and the analysis load with the first build, not the class
+
+        return builder.build(self, structure)
 
     def describe(self, structure: Structure | Molecule) -> dict[str, list[dict[str, Any]]]:
         """What the tier sees: the motifs and their connections, by site index.
@@ -176,28 +117,6 @@ class MotifTier:
             distance in Å and ``angles`` the centre–ligand–centre angles in degrees. Connections are
             listed once each; periodic images are separate connections.
         """
-        atomic_numbers(structure)  # partially occupied or dummy sites get the same error as in build
-        motifs, connections, _ = self._analyse(structure, Frame.of(structure))
-        return {
-            "motifs": [
-                {
-                    "index": motif.centre,
-                    "centre_element": structure[motif.centre].specie.symbol,
-                    "type": geometry_name(motif.shape.geometry),
-                    "cn": len(motif.ligands.sites),
-                    "ligands": sorted(int(site) for site in motif.ligands.sites),
-                }
-                for motif in motifs
-            ],
-            "connections": [
-                {
-                    "a": motifs[connection.a].centre,
-                    "b": motifs[connection.b].centre,
-                    "kind": connection.kind,
-                    "shared": connection.shared,
-                    "distance": round(connection.distance, 6),
-                    "angles": [round(angle, 4) for angle in connection.angles],
-                }
-                for connection in connections
-            ],
-        }
+        from tierbench_tiers.motif import builder
+
+        return builder.describe(self, structure)

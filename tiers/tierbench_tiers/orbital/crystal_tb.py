@@ -30,10 +30,12 @@ import numpy as np
 import scipy.linalg
 from scipy.special import expit
 
-from tierbench.tier import UnsupportedStructureError
+from tierbench.errors import UnsupportedStructureError
+from tierbench_tiers.orbital.features import GFN_MATRICES
 from tierbench_tiers.orbital.geometry import Geometry
 from tierbench_tiers.orbital.gfn_parameters import gfn_parametrization
 from tierbench_tiers.orbital.graph import Couplings, OrbitalSystem
+from tierbench_tiers.orbital.settings import TightBindingSettings
 from tierbench_tiers.orbital.shell_pairs import GFNShells, gfn_shells, shell_pair_elements
 
 BOLTZMANN_HARTREE_PER_KELVIN = 3.166808578545117e-6
@@ -45,26 +47,6 @@ GAP_IN_SMEARING_WIDTHS = 40.0
 """A gap wider than this many ``kT`` puts the Fermi level at its middle (see :func:`fermi_level`)."""
 DENSE_IMAGE_LIMIT = 8_000_000
 """Largest ``images × orbitals²`` summed as dense per-image matrices (64 MB); beyond, k-point by k-point."""
-MATRICES = ("F", "P", "S", "H")
-
-
-@dataclass(frozen=True)
-class TightBindingSettings:
-    """Settings of the non-self-consistent calculation (all part of the tier's params).
-
-    Attributes:
-        method: GFN parametrization, ``"GFN1-xTB"`` or ``"GFN2-xTB"``.
-        overlap_cutoff: Shell pairs whose overlap block norm is below this at their distance are left out.
-        kpoint_spacing: Largest spacing of the k-mesh along each reciprocal vector, Å⁻¹ (2π included).
-        electronic_temperature: Fermi smearing, K.
-        max_orbitals: Larger structures are refused.
-    """
-
-    method: str
-    overlap_cutoff: float
-    kpoint_spacing: float
-    electronic_temperature: float
-    max_orbitals: int
 
 
 def monkhorst_pack(lattice: np.ndarray | None, spacing: float) -> tuple[np.ndarray, np.ndarray]:
@@ -297,7 +279,7 @@ def tight_binding_system(geometry: Geometry, settings: TightBindingSettings, tie
     return OrbitalSystem(
         shells=shells.table,
         couplings=couplings,
-        matrices=MATRICES,
+        matrices=GFN_MATRICES,
         global_features=_global_features(levels, occupations, weights, mu, len(geometry.symbols)),
     )
 

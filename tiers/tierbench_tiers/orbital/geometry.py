@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tierbench.tier import UnsupportedStructureError, structure_kind
+from tierbench.errors import UnsupportedStructureError
+from tierbench.tier import structure_kind
 from tierbench_tiers.elements import atomic_numbers
 
 if TYPE_CHECKING:

@@ -19,14 +19,12 @@ from functools import cache
 
 import numpy as np
 
-from tierbench.tier import UnsupportedElementError
+from tierbench.errors import UnsupportedElementError
+from tierbench_tiers.orbital.features import MAX_GFN_ATOMIC_NUMBER
+from tierbench_tiers.orbital.settings import METHODS
 
 HARTREE_IN_EV = 27.211386245988
 ANGULAR_LETTERS = "spdf"
-METHODS: tuple[str, ...] = ("GFN1-xTB", "GFN2-xTB")
-MAX_GFN_ATOMIC_NUMBER = 86
-MAX_SHELLS_PER_ATOM = 3
-"""GFN1 and GFN2 give every element at most three shells."""
 
 STO3G_EXPANSIONS: dict[tuple[int, int], tuple[tuple[float, float, float], tuple[float, float, float]]] = {
     (1, 0): ((2.227660, 0.405771, 0.109817), (0.154329, 0.535328, 0.444634)),
@@ -49,7 +47,7 @@ STO3G_EXPANSIONS: dict[tuple[int, int], tuple[tuple[float, float, float], tuple[
 Exponents (bohr⁻²) and coefficients of normalized primitives ``r^l exp(-α r²)``, chosen to maximize the
 overlap with the Slater function (Stewart, J. Chem. Phys. 52, 431 (1970)); exponents scale with ζ². The
 1s and 2s rows reproduce Stewart's published values; every row overlaps its Slater function by more
-than 0.9998 (``tests/test_orbital_tier.py`` checks it). Adjacent exponents differ by at least a factor
+than 0.9998 (``tests/unit/tier/test_orbital_tier.py`` checks it). Adjacent exponents differ by at least a factor
 of two, which keeps the high-n fits well conditioned.
 """
 

@@ -32,24 +32,6 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
-NODE_FEATURES_PER_MATRIX = 3
-EXTRA_NODE_FEATURES = 1
-EXTRA_EDGE_FEATURES = 3
-GLOBAL_FEATURE_NAMES = ("energy_per_atom", "gap", "fermi_level")
-"""Graph-level features (Hartree): the cheap method's energy per atom, its HOMO–LUMO (band) gap and
-its Fermi level (midgap for a molecule)."""
-
-
-def node_feature_names(matrices: tuple[str, ...]) -> list[str]:
-    """Column names of ``x`` for a backend whose matrices are ``matrices``."""
-    names = [f"{m}_{kind}" for m in matrices for kind in ("mean_diagonal", "self_norm", "onsite_coupling")]
-    return [*names, "mulliken_population"]
-
-
-def edge_feature_names(matrices: tuple[str, ...]) -> list[str]:
-    """Column names of ``edge_attr`` for a backend whose matrices are ``matrices``."""
-    return [*(f"{m}_norm" for m in matrices), "overlap_population", "bond_energy", "distance"]
-
 
 @dataclass(frozen=True)
 class ShellTable:
@@ -110,7 +92,7 @@ class OrbitalSystem:
         shells: The nodes.
         couplings: All blocks, self blocks included.
         matrices: Matrix names in feature order.
-        global_features: Values of :data:`GLOBAL_FEATURE_NAMES`.
+        global_features: Values of :data:`~.features.GLOBAL_FEATURE_NAMES`.
     """
 
     shells: ShellTable
@@ -155,7 +137,7 @@ def build_graph(
     Args:
         system: Shells and couplings from a backend.
         overlap_threshold: Keep an edge when the overlap block norm reaches this.
-        include_global: Attach ``u`` with :data:`GLOBAL_FEATURE_NAMES`.
+        include_global: Attach ``u`` with :data:`~.features.GLOBAL_FEATURE_NAMES`.
     """
     shells, couplings = system.shells, system.couplings
     count = len(shells.angular)

@@ -8,72 +8,21 @@ unpaired electrons.
 
 from __future__ import annotations
 
-import warnings
-from dataclasses import dataclass
-from functools import cache
-
 import numpy as np
 
-from tierbench.tier import NumericalError, UnsupportedElementError, UnsupportedStructureError
+from tierbench.errors import NumericalError, UnsupportedElementError, UnsupportedStructureError
+from tierbench_tiers.orbital.features import PYSCF_MATRICES
 from tierbench_tiers.orbital.geometry import Geometry
 from tierbench_tiers.orbital.graph import OrbitalSystem, ShellTable, dense_couplings
-
-MATRICES = ("F", "P", "S", "H", "J", "K")
-NODE_TYPE_ELEMENTS = 118
-"""Node types are ``(Z - 1) · slots + slot`` for every element, so the vocabulary depends only on the basis."""
-
-
-@dataclass(frozen=True)
-class PySCFSettings:
-    """Settings of the RHF calculation (all part of the tier's params).
-
-    Attributes:
-        basis: PySCF basis name (a minimal one: ``"sto-3g"``, ``"minao"`` …).
-        convergence: Energy convergence threshold, Hartree (the gradient threshold is its square root).
-        max_iterations: Most SCF iterations.
-        max_orbitals: Larger molecules are refused.
-    """
-
-    basis: str
-    convergence: float
-    max_iterations: int
-    max_orbitals: int
-
-
-def _radial_functions(basis: str, symbol: str) -> int | None:
-    """Number of radial functions (shells) of ``symbol`` in ``basis``; ``None`` when not covered."""
-    from pyscf import gto
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # PySCF suggests installing basis-set-exchange for missing data
-        try:
-            entries = gto.basis.load(basis, symbol)
-        except Exception:  # PySCF raises several types for a missing element or basis
-            return None
-    return sum(len(entry[1]) - 1 for entry in entries) if entries else None
-
-
-@cache
-def shell_slots(basis: str) -> int:
-    """Most shells any element has in ``basis`` (the node-type slots per element).
-
-    Raises:
-        ValueError: PySCF knows no element in a basis of that name.
-    """
-    from pymatgen.core import Element
-
-    counts = [_radial_functions(basis, Element.from_Z(z).symbol) for z in range(1, NODE_TYPE_ELEMENTS + 1)]
-    known = [count for count in counts if count]
-    if not known:
-        raise ValueError(f"PySCF has no basis set called {basis!r}")
-    return max(known)
+from tierbench_tiers.orbital.pyscf_basis import radial_functions, shell_slots
+from tierbench_tiers.orbital.settings import PySCFSettings
 
 
 def _molecule(geometry: Geometry, settings: PySCFSettings, tier: str):
     from pyscf import gto
 
     for symbol in sorted(set(geometry.symbols)):
-        if _radial_functions(settings.basis, symbol) is None:
+        if radial_functions(settings.basis, symbol) is None:
             raise UnsupportedElementError(f"the {settings.basis} basis has no functions for {symbol}", tier=tier)
     molecule = gto.Mole()
     molecule.atom = [list(pair) for pair in zip(geometry.symbols, map(tuple, geometry.positions), strict=True)]
@@ -155,6 +104,6 @@ def pyscf_system(geometry: Geometry, settings: PySCFSettings, tier: str) -> Orbi
     return OrbitalSystem(
         shells=shells,
         couplings=dense_couplings(shells, matrices, geometry.distances()),
-        matrices=MATRICES,
+        matrices=PYSCF_MATRICES,
         global_features=np.array([float(mean_field.e_tot) / len(geometry.numbers), lumo - homo, 0.5 * (homo + lumo)]),
     )

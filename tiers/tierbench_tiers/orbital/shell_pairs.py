@@ -15,7 +15,8 @@ from functools import cache
 import numpy as np
 
 from tierbench_tiers.atom.neighbors import search_within_cutoff
-from tierbench_tiers.orbital.gfn_parameters import MAX_SHELLS_PER_ATOM, GFNParametrization, gfn_parametrization
+from tierbench_tiers.orbital.features import MAX_SHELLS_PER_ATOM
+from tierbench_tiers.orbital.gfn_parameters import GFNParametrization, gfn_parametrization
 from tierbench_tiers.orbital.graph import ShellTable
 from tierbench_tiers.orbital.overlap import coupling_radius, shell_pair_overlaps
 

@@ -31,41 +31,32 @@ thread): run one worker per core.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
-from torch_geometric.data import Data
-
-from tierbench.tier import TierDims, UnsupportedStructureError, structure_kind
-from tierbench_tiers.orbital.crystal_tb import TightBindingSettings, tight_binding_system
-from tierbench_tiers.orbital.geometry import Geometry
-from tierbench_tiers.orbital.gfn_parameters import (
-    MAX_GFN_ATOMIC_NUMBER,
-    MAX_SHELLS_PER_ATOM,
-    METHODS,
-    gfn_parametrization,
-)
-from tierbench_tiers.orbital.graph import (
+from tierbench.tier import TierDims
+from tierbench_tiers.orbital.features import (
     EXTRA_EDGE_FEATURES,
     EXTRA_NODE_FEATURES,
+    GFN_MATRICES,
     GLOBAL_FEATURE_NAMES,
+    MAX_GFN_ATOMIC_NUMBER,
+    MAX_SHELLS_PER_ATOM,
     NODE_FEATURES_PER_MATRIX,
-    OrbitalSystem,
-    build_graph,
+    PYSCF_MATRICES,
     edge_feature_names,
     node_feature_names,
 )
-from tierbench_tiers.orbital.pyscf_backend import MATRICES as PYSCF_MATRICES
-from tierbench_tiers.orbital.pyscf_backend import NODE_TYPE_ELEMENTS, PySCFSettings, pyscf_system, shell_slots
-from tierbench_tiers.orbital.xtb_backend import MATRICES as GFN_MATRICES
-from tierbench_tiers.orbital.xtb_backend import XTBSettings, xtb_system
+from tierbench_tiers.orbital.pyscf_basis import NODE_TYPE_ELEMENTS, shell_slots
+from tierbench_tiers.orbital.settings import METHODS, PySCFSettings, TightBindingSettings, XTBSettings
 
 if TYPE_CHECKING:
     from pymatgen.core import Molecule, Structure
     from threadpoolctl import ThreadpoolController
+    from torch_geometric.data import Data
 
 BACKENDS: tuple[str, ...] = ("auto", "xtb", "gfn-tb", "pyscf")
 
@@ -89,7 +80,7 @@ def single_threaded() -> Iterator[None]:
 
 def _positive(name: str, value: float) -> float:
     value = float(value)
-    if not (np.isfinite(value) and value > 0):
+    if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be positive, got {value!r}")
     return value
 
@@ -248,46 +239,15 @@ class OrbitalTier:
                 more orbitals than ``max_orbitals``.
             NumericalError: The SCF did not converge (the message gives the iteration count).
         """
-        with single_threaded():
-            return build_graph(
-                self._system(structure),
-                overlap_threshold=self.edge_threshold,
-                include_global=self.global_features,
-            )
+        from tierbench_tiers.orbital import builder  # the backends and torch load with the first build, not the class
+
+        return builder.build(self, structure)
 
     def describe(self, structure: Structure | Molecule) -> dict[str, Any]:
         """The backend used, graph sizes, and the cheap method's energy per atom, gap and Fermi level (Hartree)."""
-        with single_threaded():
-            system = self._system(structure)
-        graph = build_graph(system, overlap_threshold=self.edge_threshold, include_global=False)
-        return {
-            "backend": self._backend_for(structure),
-            "shells": int(graph.num_nodes),
-            "orbitals": int(system.shells.offsets[-1]),
-            "edges": int(graph.edge_index.shape[1]),
-            **{name: float(value) for name, value in zip(GLOBAL_FEATURE_NAMES, system.global_features, strict=True)},
-        }
+        from tierbench_tiers.orbital import builder
 
-    def _backend_for(self, structure: Structure | Molecule) -> str:
-        if self.backend != "auto":
-            return self.backend
-        return "gfn-tb" if structure_kind(structure) == "crystal" else "xtb"
-
-    def _system(self, structure: Structure | Molecule) -> OrbitalSystem:
-        geometry = Geometry.of(structure, self.name)
-        backend = self._backend_for(structure)
-        if backend == "pyscf":
-            return pyscf_system(geometry, self.pyscf, self.name)
-        if backend == "gfn-tb":
-            return tight_binding_system(geometry, self.tight_binding, self.name)
-        parametrization = gfn_parametrization(self.xtb.method)
-        orbitals = sum(parametrization.element(symbol, tier=self.name).orbitals for symbol in geometry.symbols)
-        if orbitals > self.max_orbitals:
-            raise UnsupportedStructureError(
-                f"{len(geometry.symbols)} atoms give {orbitals} orbitals, more than max_orbitals = {self.max_orbitals}",
-                tier=self.name,
-            )
-        return xtb_system(geometry, self.xtb, self.name)
+        return builder.describe(self, structure)
 
 
 def _rebuild(params: dict[str, Any]) -> OrbitalTier:

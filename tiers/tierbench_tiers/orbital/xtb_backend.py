@@ -16,38 +16,20 @@ calculation that does not converge is retried once with a stronger mixer damping
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import numpy as np
 
-from tierbench.tier import NumericalError, UnsupportedStructureError
+from tierbench.errors import NumericalError, UnsupportedStructureError
+from tierbench_tiers.orbital.features import GFN_MATRICES, MAX_SHELLS_PER_ATOM
 from tierbench_tiers.orbital.geometry import Geometry
-from tierbench_tiers.orbital.gfn_parameters import MAX_SHELLS_PER_ATOM
 from tierbench_tiers.orbital.graph import OrbitalSystem, ShellTable, dense_couplings
+from tierbench_tiers.orbital.settings import XTBSettings
 
 BOHR_IN_ANGSTROM = 0.52917721067
 BOLTZMANN_HARTREE_PER_KELVIN = 3.166808578545117e-6
 RETRY_MIXER_DAMPING = 0.2
 """tblite's default is 0.4; 0.2 converges many periodic oxides (SrTiO3, MgAl2O4) that fail at 0.4."""
-MATRICES = ("F", "P", "S", "H")
 _NOT_CONVERGED = re.compile(r"SCF not converged in (\d+) cycles")
-
-
-@dataclass(frozen=True)
-class XTBSettings:
-    """Settings of the tblite single point (all part of the tier's params).
-
-    Attributes:
-        method: ``"GFN1-xTB"`` or ``"GFN2-xTB"``.
-        accuracy: tblite's accuracy (smaller is tighter; 1 is tblite's default).
-        max_iterations: Most SCF iterations.
-        electronic_temperature: Fermi smearing, K.
-    """
-
-    method: str
-    accuracy: float
-    max_iterations: int
-    electronic_temperature: float
 
 
 def _single_point(geometry: Geometry, unpaired: int, settings: XTBSettings, damping: float | None):
@@ -130,7 +112,7 @@ def xtb_system(geometry: Geometry, settings: XTBSettings, tier: str) -> OrbitalS
     return OrbitalSystem(
         shells=shells,
         couplings=dense_couplings(shells, matrices, geometry.distances()),
-        matrices=MATRICES,
+        matrices=GFN_MATRICES,
         global_features=_frontier(float(result.get("energy")) / len(geometry.numbers), levels, occupations),
     )
 

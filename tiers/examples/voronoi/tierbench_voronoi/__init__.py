@@ -9,6 +9,16 @@ Graph:
     nodes: atoms; ``node_type`` = atomic number; ``x`` = [Voronoi cell volume (Å³), kept faces].
     edges: one per kept face and direction; ``edge_attr`` = [distance (Å), solid-angle weight,
     face area (Å²)].
+
+Testing: the tierbench test kit checks the tier contract (determinism, dims, pickling, cache keys,
+invariance to site order, rotation, translation and wrapping) in one call; ``tests/test_contract.py``::
+
+    from tierbench.testing import check_tier
+    from tierbench_voronoi import VoronoiTier
+
+
+    def test_voronoi_tier_keeps_the_tier_contract():
+        check_tier(VoronoiTier())
 """
 
 from __future__ import annotations
@@ -22,7 +32,8 @@ from pymatgen.analysis.local_env import VoronoiNN
 from pymatgen.core import Molecule, Structure
 from torch_geometric.data import Data
 
-from tierbench.tier import TierDims, UnsupportedStructureError
+from tierbench.errors import UnsupportedStructureError
+from tierbench.tier import TierDims
 
 
 class VoronoiTier:

@@ -1,0 +1,1 @@
+"""Ray: running trials on a cluster as Ray tasks or as Ray Train (DDP) runs."""

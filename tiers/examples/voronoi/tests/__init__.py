@@ -1,0 +1,1 @@
+"""Tests of the Voronoi tier plug-in (a package, so that pytest puts the plug-in's folder on the path)."""
