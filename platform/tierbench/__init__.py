@@ -27,7 +27,7 @@ _EXPORTS = {
     "read_structure": "tierbench.structures",
     "validate_structure": "tierbench.structures",
     "load_dataset": "tierbench.datasets",
-    "make_splits": "tierbench.datasets",
+    "make_splits": "tierbench.datasets.splits",
     "GraphCache": "tierbench.featurization",
     "open_cache": "tierbench.featurization",
     "featurize": "tierbench.featurization.engine",

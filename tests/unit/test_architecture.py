@@ -118,3 +118,13 @@ def test_help_imports_no_torch_lightning_or_ray() -> None:
     found = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
     assert found.returncode == 0, found.stderr
     assert found.stdout.strip() == "[]"
+
+
+def test_the_public_api_is_reachable_from_the_top_and_never_shadowed_by_a_stage() -> None:
+    import tierbench
+    import tierbench.featurization  # a stage package imported first must not hide a function of that name
+
+    missing = [name for name in tierbench.__all__ if getattr(tierbench, name, None) is None]
+    assert not missing, missing
+    for name in ("featurize", "run_trial", "run_suite", "plan_suite", "compare", "load_suite", "check_tier"):
+        assert callable(getattr(tierbench, name)) and getattr(tierbench, name).__name__ == name
