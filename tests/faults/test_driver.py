@@ -149,11 +149,11 @@ class Driver:
     log: Path
 
     @classmethod
-    def start(cls, suite: Path, log: Path, env: dict[str, str] | None = None) -> Driver:
-        """Start ``tierbench bench SUITE --quiet`` in the suite's folder, output into ``log``."""
+    def start(cls, suite: Path, log: Path, env: dict[str, str] | None = None, options: tuple[str, ...] = ()) -> Driver:
+        """Start ``tierbench bench SUITE --quiet [options]`` in the suite's folder, output into ``log``."""
         with log.open("wb") as output:
             process = subprocess.Popen(
-                [TIERBENCH, "bench", str(suite), "--quiet"],
+                [TIERBENCH, "bench", str(suite), "--quiet", *options],
                 cwd=suite.parent,
                 stdout=output,
                 stderr=subprocess.STDOUT,
@@ -321,11 +321,11 @@ Launcher = Callable[..., Driver]
 
 @pytest.fixture(name="start_driver")
 def start_driver_fixture() -> Iterator[Launcher]:
-    """``start_driver(suite, log, env=None)`` starts a driver; any still running at the end is killed."""
+    """``start_driver(suite, log, env=None, options=())`` starts a driver; any still running at the end is killed."""
     started: list[Driver] = []
 
-    def start(suite: Path, log: Path, env: dict[str, str] | None = None) -> Driver:
-        started.append(Driver.start(suite, log, env))
+    def start(suite: Path, log: Path, env: dict[str, str] | None = None, options: tuple[str, ...] = ()) -> Driver:
+        started.append(Driver.start(suite, log, env, options))
         return started[-1]
 
     yield start

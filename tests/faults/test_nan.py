@@ -78,8 +78,9 @@ def test_nan_loss_fails_its_trial_once_with_the_reason_and_the_suite_goes_on(
     )
     pythonpath = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
     driver = start_driver(suite, tmp_path / "driver.log", env={"PYTHONPATH": pythonpath})
-    assert driver.finish() == 0, driver.output()[-4000:]
+    assert driver.finish() == 1, driver.output()[-4000:]  # a failed trial fails the command
     assert "2 trials run (1 finished, 1 failed)" in driver.output()
+    assert "error: 1 trials failed (listed above)" in driver.output()
     # A Ray retry happens only when a trial raises (or its process dies); this one returned its failure,
     # which the reason shows: a raised error would read "error: …", a dead worker "worker_died: …".
     assert "failed: qm9-gap|atom+poisoned|seed0: non_finite_loss" in driver.output()
@@ -102,3 +103,7 @@ def test_nan_loss_fails_its_trial_once_with_the_reason_and_the_suite_goes_on(
     tracker = Tracker("nan", store.uri)
     states = {status.trial.name: status.state for status in suite_statuses(load_suite(suite), tracker)}
     assert states == {"qm9-gap|atom+poisoned|seed0": TO_RUN, "qm9-gap|atom|seed0": DONE}
+
+    rerun = start_driver(suite, tmp_path / "rerun.log", env={"PYTHONPATH": pythonpath}, options=("--allow-failures",))
+    assert rerun.finish() == 0, rerun.output()[-4000:]
+    assert "1 trials run (0 finished, 1 failed)" in rerun.output()

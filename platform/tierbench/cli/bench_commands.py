@@ -22,8 +22,15 @@ def bench(
         list[str] | None, typer.Option("--set", help="Override a suite key, e.g. --set trainer.max_epochs=5.")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+    allow_failures: Annotated[
+        bool, typer.Option("--allow-failures", help="Exit 0 even when trials failed (they are still listed).")
+    ] = False,
 ) -> None:
-    """Run a suite: featurize on Ray through the cache, train every trial, record in MLflow, compare."""
+    """Run a suite: featurize on Ray through the cache, train every trial, record in MLflow, compare.
+
+    Exits 1 when a trial of this run failed (unless ``--allow-failures``), and non-zero when stopped by
+    SIGINT or SIGTERM.
+    """
     from tierbench.config.suite import SuiteError, load_suite
     from tierbench.settings import store_exists, tracking_uri
     from tierbench.suite.outcome import TO_RUN, dry_run_table, suite_statuses
@@ -33,12 +40,12 @@ def bench(
     except (SuiteError, FileNotFoundError) as error:
         raise fail(str(error)) from error
     if dry_run:
-        store = suite.tracking.tracking_uri or tracking_uri()
+        store, experiment = suite.tracking.tracking_uri or tracking_uri(), suite.tracking.experiment or suite.name
         tracker = None
-        if store_exists(store):  # a store that does not exist yet holds no finished trial: create nothing
-            from tierbench.tracking.store import Tracker
+        if store_exists(store):  # a store or experiment that does not exist holds no finished trial
+            from tierbench.tracking.store import Tracker, experiment_exists
 
-            tracker = Tracker(suite.tracking.experiment or suite.name, store)
+            tracker = Tracker(experiment, store) if experiment_exists(experiment, store) else None
         typer.echo(dry_run_table(suite_statuses(suite, tracker, force)))
         return
     from tierbench.suite.run import run_suite
@@ -57,3 +64,5 @@ def bench(
         f"MLflow: experiment '{outcome.experiment}' — run `make ui` and open http://127.0.0.1:5000, "
         "then group runs by the 'tiers' tag"
     )
+    if outcome.failed and not allow_failures:
+        raise fail(f"{len(outcome.failed)} trials failed (listed above); --allow-failures exits 0 all the same")

@@ -14,7 +14,7 @@ from tierbench.config.suite import Suite, SuiteDataset
 from tierbench.config.trial import PlannedTrial
 from tierbench.featurization.results import coverage_report
 from tierbench.settings import DEFAULT_STORAGE
-from tierbench.suite.outcome import SuiteOutcome
+from tierbench.suite.outcome import EXCLUDED, SuiteOutcome
 from tierbench.tracking.recording import git_commit, library_versions, record_result, trial_tags, unit_of
 from tierbench.tracking.store import Tracker
 from tierbench.tracking.tags import FAILED, FINISHED
@@ -108,7 +108,10 @@ class SuiteExecution:
 
         dataset = load_dataset(trials[0].config.dataset)
         self.echo(f"{entry.name}: {len(dataset)} samples ({dataset.quarantine.summary()})")
-        labels = list(dict.fromkeys(label for trial in trials for label in trial.tiers))
+        # Every tier of the dataset's runnable trials, finished ones too: the structures all combinations
+        # compare on, and so their splits, must not depend on which trials happen to be pending.
+        planned = [status.trial for status in self.outcome.statuses if status.state != EXCLUDED]
+        labels = list(dict.fromkeys(label for trial in planned if trial.dataset == entry.name for label in trial.tiers))
         tiers = {
             label: get_tier(self.suite.tiers[label].tier or label, **self.suite.tiers[label].params) for label in labels
         }

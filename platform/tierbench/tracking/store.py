@@ -100,6 +100,11 @@ def _driver_is_gone(identity: str) -> bool:
     return host == socket.gethostname() and pid.isdigit() and not _process_alive(int(pid))
 
 
+def experiment_exists(experiment: str, tracking_uri: str) -> bool:
+    """Whether the store holds the experiment (looked up only: nothing is created)."""
+    return MlflowClient(tracking_uri).get_experiment_by_name(experiment) is not None
+
+
 class Tracker:
     """The driver's handle on one MLflow experiment.
 

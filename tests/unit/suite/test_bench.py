@@ -88,6 +88,34 @@ def test_tiny_suite_runs_records_compares_and_reruns_as_a_no_op(ray_local, qm9_s
     assert again.table == outcome.table
 
 
+def test_a_resumed_suite_keeps_every_combination_on_the_same_structures(ray_local, tmp_path: Path) -> None:
+    # "strict" joins atoms only within 1.5 Å and refuses molecules with an isolated atom (2 of these 40)
+    path = _suite_file(
+        tmp_path,
+        name="paired",
+        label="qm9-gap",
+        dataset="{name: qm9, size: 40, seed: 3}",
+        target="gap",
+        tiers="  atom: {}\n  strict: {tier: atom, params: {cutoff: 1.5, isolated: error}}",
+        combinations="[[atom], [atom, strict]]",
+    )
+    suite = load_suite(path)
+    first = run_suite(suite, progress=False, echo=lambda line: None)
+    assert len(first.finished) == 4, first.failed
+    client = MlflowClient(suite.tracking.tracking_uri)
+    experiment = client.get_experiment_by_name("tiny-paired").experiment_id
+    runs = {run.info.run_name: run for run in client.search_runs([experiment], f"tags.`{TAG_KIND}` = 'trial'")}
+    client.delete_run(runs["qm9-gap|atom|seed0"].info.run_id)  # as if the driver had died before this trial
+
+    resumed = run_suite(suite, progress=False, echo=lambda line: None)
+    assert resumed.finished == ["qm9-gap|atom|seed0"]
+    assert resumed.coverage["qm9-gap"]["covered_by_every_tier"] == 38
+    runs = {run.info.run_name: run for run in client.search_runs([experiment], f"tags.`{TAG_KIND}` = 'trial'")}
+    rerun, partner = runs["qm9-gap|atom|seed0"], runs["qm9-gap|atom+strict|seed0"]
+    assert rerun.data.tags["split_id"] == partner.data.tags["split_id"]
+    assert rerun.data.metrics["n_test"] == partner.data.metrics["n_test"]
+
+
 def test_crystal_suite_with_an_installed_plugin_tier(ray_local, datasets_dir: Path, tmp_path: Path) -> None:
     path = _suite_file(
         tmp_path,
@@ -112,6 +140,19 @@ def test_dry_run_lists_states_and_force_reruns(qm9_suite: Path) -> None:
     result = CliRunner().invoke(app, ["bench", str(qm9_suite), "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "qm9-gap|atom+motif|seed1" in result.output and "0 done, 4 to run, 0 excluded" in result.output
+
+
+def test_dry_run_writes_nothing(qm9_suite: Path, tmp_path: Path) -> None:
+    store = tmp_path / "elsewhere.db"
+    options = ["--set", f"tracking.tracking_uri=sqlite:///{store}"]
+    result = CliRunner().invoke(app, ["bench", str(qm9_suite), "--dry-run", *options])
+    assert result.exit_code == 0, result.output
+    assert not store.exists(), "a dry run created the MLflow store"
+    Tracker("another-suite", f"sqlite:///{store}")
+    result = CliRunner().invoke(app, ["bench", str(qm9_suite), "--dry-run", *options])
+    assert result.exit_code == 0 and "0 done, 4 to run" in result.output, result.output
+    experiments = MlflowClient(f"sqlite:///{store}").search_experiments()
+    assert sorted(experiment.name for experiment in experiments) == ["Default", "another-suite"]
 
 
 @pytest.mark.parametrize(
