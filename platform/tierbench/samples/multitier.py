@@ -20,7 +20,16 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch_geometric.data import Data, HeteroData
 
-from tierbench.tier.fields import ATOM_TIER, EDGE_EXTRAS, INTRA, MEMBER_OF, ON_ATOM
+from tierbench.tier.fields import (
+    ATOM_TIER,
+    EDGE_EXTRAS,
+    GLOBAL_FEATURES,
+    INTRA,
+    MEMBER_INDEX,
+    MEMBER_OF,
+    NODE_TYPE,
+    ON_ATOM,
+)
 
 
 def combine_tiers(graphs: Mapping[str, Data], targets: Sequence[float] = (), sample_index: int = 0) -> HeteroData:
@@ -39,7 +48,7 @@ def combine_tiers(graphs: Mapping[str, Data], targets: Sequence[float] = (), sam
         store = sample[tier_name]
         store.x = graph.x
         store.num_nodes = graph.num_nodes
-        for optional in ("node_type", "u"):
+        for optional in (NODE_TYPE, GLOBAL_FEATURES):
             if optional in graph:
                 store[optional] = graph[optional]
         edges = sample[tier_name, INTRA, tier_name]
@@ -51,7 +60,7 @@ def combine_tiers(graphs: Mapping[str, Data], targets: Sequence[float] = (), sam
         if ATOM_TIER in graphs and tier_name != ATOM_TIER:
             node_ids = torch.arange(graph.num_nodes, dtype=torch.long)
             sample[tier_name, ON_ATOM, ATOM_TIER].edge_index = torch.stack([node_ids, graph.atom_index])
-            if "member_index" in graph:
+            if MEMBER_INDEX in graph:
                 sample[tier_name, MEMBER_OF, ATOM_TIER].edge_index = graph.member_index
     sample.y = torch.tensor([list(targets)], dtype=torch.float32)
     sample.sample_index = torch.tensor([sample_index], dtype=torch.long)

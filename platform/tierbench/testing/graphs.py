@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
-GRAPH_FIELDS = ("x", "node_type", "edge_index", "edge_attr", "atom_index", "member_index", "u")
+from tierbench.tier.fields import GRAPH_FIELDS
+
 """Every field of a tier graph (see :mod:`tierbench.tier.protocol`)."""
 
 DEFAULT_RTOL = 1e-4

@@ -16,8 +16,8 @@ ATOM_INDEX = "atom_index"
 MEMBER_INDEX = "member_index"
 GLOBAL_FEATURES = "u"
 
-REQUIRED_GRAPH_FIELDS = (NODE_FEATURES, EDGE_INDEX, EDGE_FEATURES, ATOM_INDEX)
-"""Fields every tier graph has."""
+GRAPH_FIELDS = (NODE_FEATURES, NODE_TYPE, EDGE_INDEX, EDGE_FEATURES, ATOM_INDEX, MEMBER_INDEX, GLOBAL_FEATURES)
+"""The fields of a tier graph that the tier contract compares (the optional ones where present)."""
 EDGE_EXTRAS = (EDGE_VECTOR,)
 """Optional per-edge fields carried into multi-tier samples."""
 

@@ -6,6 +6,7 @@ import json
 import subprocess
 import tempfile
 from collections.abc import Mapping
+from functools import cache
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,8 +39,9 @@ if TYPE_CHECKING:
 LIBRARIES = ("torch", "torch-geometric", "pytorch-lightning", "ray", "mlflow", "pymatgen", "tblite", "pyscf")
 
 
+@cache
 def git_commit() -> str:
-    """The checkout's commit, or ``unknown`` outside a git checkout."""
+    """The checkout's commit, or ``unknown`` outside a git checkout (asked once per process)."""
     try:
         found = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True)
     except (OSError, subprocess.SubprocessError):
@@ -47,8 +49,9 @@ def git_commit() -> str:
     return found.stdout.strip() or "unknown"
 
 
+@cache
 def library_versions() -> dict[str, str]:
-    """Versions of the libraries results depend on, as ``version.<name>`` tags."""
+    """Versions of the libraries results depend on, as ``version.<name>`` tags (read once per process)."""
     return {f"version.{name}": version(name) for name in LIBRARIES}
 
 
