@@ -442,15 +442,18 @@ def test_sigterm_and_ctrl_c_stop_cleanly_and_the_suite_resumes(
     interrupted.wait_until(lambda: store.finished_trials() and store.training(), "a second trial training")
     assert interrupted.stop(signal.SIGINT, group=True) != 0
     statuses = [run.info.status for run in store.runs()]
-    assert RUNNING not in statuses and statuses.count(FINISHED) == 1
+    # a trial training beside the observed one may finish before the signal lands
+    finished = statuses.count(FINISHED)
+    assert RUNNING not in statuses and 1 <= finished < len(TRIALS)
     stopped_by_ctrl_c = [run for run in store.runs() if run.data.tags.get(TAG_FAILURE) == "stopped by SIGINT"]
-    assert len(stopped_by_ctrl_c) == 1 + len(TRIALS) - 1, "the suite run and every unfinished trial run"
+    assert len(stopped_by_ctrl_c) == 1 + len(TRIALS) - finished, "the suite run and every unfinished trial run"
     assert store.epochs(training) == epochs
 
     resumed = start_driver(suite, tmp_path / "resumed.log")
     assert resumed.finish() == 0, resumed.output()[-4000:]
     assert "runs of a stopped driver KILLED" not in resumed.output(), "nothing was left for the sweep"
-    assert "3 trials run (3 finished, 0 failed); 1 skipped or excluded" in resumed.output()
+    left = len(TRIALS) - finished
+    assert f"{left} trials run ({left} finished, 0 failed); {finished} skipped or excluded" in resumed.output()
     assert_every_trial_finished_once(store, suite, reference)
     assert summary_rows(resumed.output()) == summary_rows(reference.table)
     assert GraphCache(tmp_path / "cache").verify() == (2 * QM9_SIZE, 0)
